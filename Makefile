@@ -1,0 +1,35 @@
+# Developer commands; see README.md.
+PYTHON ?= python3
+export PYTHONDONTWRITEBYTECODE = 1
+
+.PHONY: setup test test-engine test-odoo test-faults run lint bench pot help
+
+help:
+	@echo "make setup    install the Python dependencies (and Debian's chromium for the UI tour)"
+	@echo "make test     Odoo-free pytest suite, then the addon's Odoo suite when Odoo is installed"
+	@echo "make run      start Odoo with the addon and demo data on http://localhost:8069"
+	@echo "make lint     ruff and pylint-odoo"
+	@echo "make bench    the benchmarks of bench/"
+
+setup:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	@tools/install_chromium.sh
+
+test: test-engine test-odoo
+
+test-engine:
+	$(PYTHON) -m pytest
+
+test-odoo:
+	$(PYTHON) tools/odoo_tests.py
+
+run:
+	$(PYTHON) tools/odoo_run.py
+
+lint:
+	ruff check .
+	ruff format --check .
+	$(PYTHON) -m pylint --rcfile=.pylintrc outbound_bulk_messaging
+
+bench:
+	$(PYTHON) bench/bench_render.py
