@@ -1,0 +1,128 @@
+"""The per-message rules of engine.dispatch.send_batch, with scripted senders."""
+
+import pytest
+
+from outbound_bulk_messaging.engine import dispatch
+from outbound_bulk_messaging.engine.errors import (
+    AccountError,
+    OutcomeUnknownError,
+    ProviderUnavailableError,
+    RecipientError,
+    SmsEncodingError,
+    ThrottledError,
+)
+
+
+class Script:
+    """A send_one that raises or accepts per payload, and records every call."""
+
+    def __init__(self, **behaviour):
+        self.behaviour = behaviour
+        self.calls = []
+
+    def __call__(self, payload):
+        self.calls.append(payload)
+        outcome = self.behaviour.get(payload)
+        if isinstance(outcome, list):
+            outcome = outcome.pop(0) if outcome else None
+        if isinstance(outcome, Exception):
+            raise outcome
+        return dispatch.Accepted(provider_id=f"id-{payload}", parts=1, price=0.01)
+
+
+def items(*payloads):
+    return [(index + 1, payload) for index, payload in enumerate(payloads)]
+
+
+def states(result):
+    return [(outcome.message_id, outcome.state) for outcome in result.outcomes]
+
+
+def test_all_sent_with_provider_data():
+    result = dispatch.send_batch(items("a", "b"), Script())
+    assert states(result) == [(1, "sent"), (2, "sent")]
+    assert result.outcomes[0].provider_id == "id-a"
+    assert result.outcomes[0].sent_at is not None
+    assert result.pause_reason is None and not result.throttled
+
+
+def test_message_error_fails_only_that_message():
+    send = Script(b=RecipientError("550 5.1.1 <b@x>: unknown"))
+    result = dispatch.send_batch(items("a", "b", "c"), send)
+    assert states(result) == [(1, "sent"), (2, "failed"), (3, "sent")]
+    assert result.outcomes[1].reason == "550 5.1.1 <b@x>: unknown"
+    assert result.pause_reason is None
+
+
+def test_render_error_fails_only_that_message():
+    result = dispatch.send_batch(items("a", "b"), Script(a=SmsEncodingError("4 segments")))
+    assert states(result) == [(1, "failed"), (2, "sent")]
+
+
+def test_job_error_not_sent_requeues_and_pauses():
+    send = Script(b=AccountError("vonage: status 4: Bad Credentials", sent=False))
+    result = dispatch.send_batch(items("a", "b", "c"), send)
+    assert states(result) == [(1, "sent"), (2, "queued"), (3, "queued")]
+    assert result.pause_reason == "vonage: status 4: Bad Credentials"
+    assert send.calls == ["a", "b"]  # nothing is tried after a job-level error
+
+
+def test_job_error_with_unknown_outcome_fails_as_unknown():
+    send = Script(a=OutcomeUnknownError("timeout after 1 s"))
+    result = dispatch.send_batch(items("a", "b"), send)
+    assert states(result) == [(1, "failed"), (2, "queued")]
+    assert result.outcomes[0].reason == "outcome unknown: timeout after 1 s"
+    assert result.pause_reason == "timeout after 1 s"
+
+
+def test_server_error_maybe_sent_is_not_retried():
+    send = Script(a=ProviderUnavailableError("503", sent=None))
+    result = dispatch.send_batch(items("a"), send)
+    assert states(result) == [(1, "failed")]
+    assert send.calls == ["a"]
+
+
+def test_throttled_waits_then_sends_the_same_message():
+    waits = []
+    send = Script(b=[ThrottledError("throttled"), ThrottledError("throttled")])
+    result = dispatch.send_batch(
+        items("a", "b"), send, throttle_waits=(1, 2, 4), sleep=waits.append
+    )
+    assert states(result) == [(1, "sent"), (2, "sent")]
+    assert waits == [1, 2]
+    assert send.calls == ["a", "b", "b", "b"]
+
+
+def test_throttle_honours_retry_after():
+    waits = []
+    send = Script(a=[ThrottledError("429", retry_after=5)])
+    dispatch.send_batch(items("a"), send, throttle_waits=(1,), sleep=waits.append)
+    assert waits == [5]
+
+
+def test_lasting_throttle_requeues_the_rest_without_pausing():
+    send = Script(b=[ThrottledError("throttled")] * 5)
+    result = dispatch.send_batch(
+        items("a", "b", "c"), send, throttle_waits=(0, 0), sleep=lambda s: None
+    )
+    assert states(result) == [(1, "sent"), (2, "queued"), (3, "queued")]
+    assert result.throttled and result.pause_reason is None
+
+
+def test_limiter_is_asked_before_every_attempt():
+    class Limiter:
+        calls = 0
+
+        def wait(self):
+            Limiter.calls += 1
+
+    send = Script(a=[ThrottledError("throttled")])
+    dispatch.send_batch(items("a", "b"), send, limiter=Limiter(), sleep=lambda s: None)
+    assert Limiter.calls == 3
+
+
+@pytest.mark.parametrize("state", ["sent", "failed", "queued"])
+def test_count(state):
+    send = Script(b=RecipientError("no"), c=AccountError("stop"))
+    result = dispatch.send_batch(items("a", "b", "c", "d"), send)
+    assert result.count(state) == {"sent": 1, "failed": 1, "queued": 2}[state]
