@@ -1,0 +1,159 @@
+from markupsafe import Markup
+
+from odoo import api, fields, models, tools
+from odoo.exceptions import ValidationError
+
+from ..engine import render
+from ..engine.addresses import normalise_email, normalise_phone
+
+ACCOUNT_STATUSES = [
+    ("unused", "Unused"),
+    ("callback", "Call-back"),
+    ("completed", "Completed"),
+    ("failed", "Failed"),
+    ("do_not_call", "Do Not Call"),
+]
+
+
+class OutboundAccount(models.Model):
+    _name = "outbound.account"
+    _description = "Outbound Account"
+    _order = "list_id, reference, id"
+    _rec_names_search = ["name", "reference", "email", "sms_number"]
+
+    list_id = fields.Many2one("outbound.list", required=True, ondelete="cascade")
+    campaign_id = fields.Many2one(related="list_id.campaign_id")
+    company_id = fields.Many2one(related="list_id.company_id")
+    reference = fields.Char(required=True, help="Account reference, unique within its list.")
+    name = fields.Char()
+    status = fields.Selection(ACCOUNT_STATUSES, required=True, default="unused")
+    email = fields.Char(help="Stored normalised (lower case); must be a valid address.")
+    email_error = fields.Char(
+        readonly=True, help="Why the imported email address was not kept, if it was invalid."
+    )
+    sms_number = fields.Char(string="SMS Number", help="The number as imported or typed.")
+    sms_country_id = fields.Many2one(
+        "res.country",
+        string="Number Country",
+        help="Country used to read an SMS number written without an international prefix.",
+    )
+    sms_number_e164 = fields.Char(
+        string="SMS Number (E.164)",
+        compute="_compute_sms_number_e164",
+        store=True,
+        help="The number normalised to E.164; empty when the number is invalid.",
+    )
+    sms_number_error = fields.Char(
+        string="SMS Number Problem", compute="_compute_sms_number_e164", store=True
+    )
+    data = fields.Json(help="The other columns of the imported row, by column name.")
+    data_display = fields.Html(string="Imported Data", compute="_compute_data_display")
+
+    _sql_constraints = [
+        (
+            "reference_list_unique",
+            "unique(list_id, reference)",
+            "An account reference must be unique within its list.",
+        ),
+    ]
+
+    def init(self):
+        # The send wizard counts and selects accounts by list and status on campaigns of
+        # 100 000 accounts: one composite index serves both (list_id alone is its prefix).
+        tools.create_index(
+            self.env.cr, "outbound_account_list_status_idx", self._table, ["list_id", "status"]
+        )
+
+    @api.depends("sms_number", "sms_country_id", "list_id.company_id.country_id")
+    def _compute_sms_number_e164(self):
+        for account in self:
+            country = account.sms_country_id or account.list_id.company_id.country_id
+            result = normalise_phone(account.sms_number, country.code or None)
+            account.sms_number_e164 = result.e164
+            account.sms_number_error = result.error
+
+    @api.depends("data")
+    def _compute_data_display(self):
+        for account in self:
+            rows = Markup("").join(
+                Markup("<tr><th>%s</th><td>%s</td></tr>") % (column, value)
+                for column, value in (account.data or {}).items()
+            )
+            account.data_display = Markup('<table class="table table-sm">%s</table>') % rows
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._normalise_email_vals(vals)
+        accounts = super().create(vals_list)
+        accounts.filtered("data")._register_data_columns()
+        return accounts
+
+    def write(self, vals):
+        self._normalise_email_vals(vals)
+        result = super().write(vals)
+        if vals.get("data"):
+            self._register_data_columns()
+        return result
+
+    def _register_data_columns(self):
+        """Keep each list's known columns, which templates may use as $ACCOUNT_<COLUMN>."""
+        for outbound_list in self.list_id:
+            columns = {
+                key
+                for account in self
+                if account.list_id == outbound_list
+                for key in account.data or {}
+            }
+            outbound_list._add_data_columns(columns)
+
+    def _normalise_email_vals(self, vals):
+        if vals.get("email"):
+            email, error = normalise_email(vals["email"])
+            if error:
+                raise ValidationError(
+                    self.env._(
+                        "Account %(reference)s: %(error)s",
+                        reference=vals.get("reference") or ", ".join(self.mapped("reference")),
+                        error=error,
+                    )
+                )
+            vals["email"] = email
+            vals["email_error"] = False
+
+    @api.depends("reference", "name")
+    def _compute_display_name(self):
+        for account in self:
+            account.display_name = (
+                f"{account.name} ({account.reference})" if account.name else account.reference
+            )
+
+    # ---- RENDERING
+
+    @api.model
+    def _get_status_labels(self):
+        return dict(self._fields["status"]._description_selection(self.env))
+
+    @api.model
+    def _row_render_values(self, row, status_labels):
+        """The plain values a template sees for one account row (never the record itself)."""
+        return {
+            "reference": row["reference"],
+            "name": row["name"] or "",
+            "email": row["email"] or "",
+            "sms_number": row["sms_number_e164"] or row["sms_number"] or "",
+            "status": status_labels.get(row["status"], row["status"]),
+            "data": row["data"] or {},
+        }
+
+    def _get_render_context(self):
+        self.ensure_one()
+        row = {
+            name: self[name]
+            for name in ("reference", "name", "email", "sms_number", "status", "data")
+        }
+        row["sms_number_e164"] = self.sms_number_e164
+        values = self._row_render_values(row, self._get_status_labels())
+        return render.make_context(
+            values, list_name=self.list_id.name, campaign_name=self.campaign_id.name or ""
+        )

@@ -1,0 +1,138 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..engine.addresses import normalise_email
+
+
+class OutboundCampaign(models.Model):
+    _name = "outbound.campaign"
+    _description = "Outbound Campaign"
+    _inherit = ["mail.thread"]
+    _order = "name, id"
+
+    name = fields.Char(required=True, tracking=True)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    description = fields.Text()
+    list_ids = fields.One2many("outbound.list", "campaign_id", string="Lists")
+    list_count = fields.Integer(compute="_compute_counts")
+    account_count = fields.Integer(compute="_compute_counts")
+    email_from = fields.Char(
+        string="Send Emails From",
+        tracking=True,
+        help="Sender of this campaign's emails, e.g. 'Acme Collections <collect@acme.example>'.",
+    )
+    mail_server_id = fields.Many2one(
+        "ir.mail_server",
+        tracking=True,
+        help="Outgoing mail server used for this campaign's emails.",
+    )
+
+    template_ids = fields.One2many("outbound.template", "campaign_id", string="Templates")
+    template_count = fields.Integer(compute="_compute_template_count")
+
+    sms_gateway_id = fields.Many2one(
+        "outbound.sms.gateway",
+        string="SMS Gateway",
+        tracking=True,
+        domain="[('company_id', '=', company_id)]",
+        help="Provider account used for this campaign's SMS.",
+    )
+    sms_sender = fields.Char(
+        string="Send Texts From",
+        compute="_compute_sms_sender",
+        store=True,
+        readonly=False,
+        tracking=True,
+        help="Sender id or number shown on the phone; defaults to the gateway's.",
+    )
+    job_ids = fields.One2many("outbound.send.job", "campaign_id", string="Send Jobs")
+    job_count = fields.Integer(compute="_compute_job_count")
+
+    @api.depends("sms_gateway_id")
+    def _compute_sms_sender(self):
+        for campaign in self:
+            if campaign.sms_gateway_id and not campaign.sms_sender:
+                campaign.sms_sender = campaign.sms_gateway_id.default_sender
+
+    def _compute_job_count(self):
+        counts = self._count_per_campaign("outbound.send.job", "campaign_id")
+        for campaign in self:
+            campaign.job_count = counts.get(campaign, 0)
+
+    def _compute_template_count(self):
+        counts = self._count_per_campaign("outbound.template", "campaign_id")
+        for campaign in self:
+            campaign.template_count = counts.get(campaign, 0)
+
+    def _compute_counts(self):
+        list_counts = self._count_per_campaign("outbound.list", "campaign_id")
+        accounts = self.env["outbound.account"]._read_group(
+            [("list_id.campaign_id", "in", self.ids)], ["list_id"], ["__count"]
+        )
+        account_counts = dict.fromkeys(self, 0)
+        for outbound_list, count in accounts:
+            account_counts[outbound_list.campaign_id] += count
+        for campaign in self:
+            campaign.list_count = list_counts.get(campaign, 0)
+            campaign.account_count = account_counts[campaign]
+
+    def _count_per_campaign(self, model, campaign_field):
+        """{campaign: number of ``model`` records whose ``campaign_field`` is that campaign}."""
+        groups = self.env[model]._read_group(
+            [(campaign_field, "in", self.ids)], [campaign_field], ["__count"]
+        )
+        return dict(groups)
+
+    @api.constrains("email_from")
+    def _check_email_from(self):
+        for campaign in self.filtered("email_from"):
+            error = normalise_email(campaign.email_from)[1]
+            if error:
+                raise ValidationError(
+                    self.env._("Campaign %(name)s: %(error)s", name=campaign.name, error=error)
+                )
+
+    # ---- ACTIONS
+
+    def action_view_lists(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "outbound_bulk_messaging.outbound_list_action"
+        )
+        action["domain"] = [("campaign_id", "=", self.id)]
+        action["context"] = {"default_campaign_id": self.id}
+        return action
+
+    def action_view_accounts(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "outbound_bulk_messaging.outbound_account_action"
+        )
+        action["domain"] = [("list_id.campaign_id", "=", self.id)]
+        action["context"] = {"search_default_group_by_list": 1}
+        return action
+
+    def action_edit_templates(self):
+        """The manual's "Edit Templates": this campaign's templates and the shared ones."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "outbound_bulk_messaging.outbound_template_action"
+        )
+        action["domain"] = [("campaign_id", "in", [self.id, False])]
+        action["context"] = {"default_campaign_id": self.id, "search_default_group_by_campaign": 1}
+        return action
+
+    def action_view_jobs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "outbound_bulk_messaging.outbound_send_job_action"
+        )
+        action["domain"] = [("campaign_id", "=", self.id)]
+        return action
+
+    def action_open_send_wizard(self):
+        self.ensure_one()
+        return self.env["outbound.send.wizard"]._get_open_action(self)

@@ -1,0 +1,93 @@
+from odoo import api, fields, models, tools
+from odoo.exceptions import UserError
+
+MESSAGE_STATES = [
+    ("queued", "Queued"),
+    ("sending", "Sending"),
+    ("sent", "Sent"),
+    ("failed", "Failed"),
+    ("skipped", "Skipped"),
+]
+
+
+class OutboundMessage(models.Model):
+    """One email or SMS of a send job, from queued to sent, failed or skipped.
+
+    Rows are inserted in bulk by the job (``INSERT … SELECT``) and updated in bulk by the
+    dispatcher; campaign, list, company and template are copied from the job so that the status
+    panel and the resend window are single-table aggregates over indexed columns.
+    """
+
+    _name = "outbound.message"
+    _description = "Outbound Message"
+    _order = "id"
+    _rec_name = "address"
+
+    job_id = fields.Many2one("outbound.send.job", required=True, ondelete="cascade", readonly=True)
+    campaign_id = fields.Many2one("outbound.campaign", readonly=True, ondelete="cascade")
+    list_id = fields.Many2one("outbound.list", readonly=True, ondelete="set null")
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
+    template_id = fields.Many2one("outbound.template", readonly=True, ondelete="set null")
+    account_id = fields.Many2one("outbound.account", readonly=True, ondelete="set null", index=True)
+    account_reference = fields.Char(readonly=True, help="Kept if the account is later deleted.")
+    channel = fields.Selection([("email", "Email"), ("sms", "SMS")], required=True, readonly=True)
+    address = fields.Char(readonly=True, help="Email address or E.164 number it was sent to.")
+    state = fields.Selection(MESSAGE_STATES, required=True, default="queued", readonly=True)
+    failure_reason = fields.Text(readonly=True)
+    sent_at = fields.Datetime(readonly=True)
+    provider_message_id = fields.Char(
+        string="Provider Message ID", readonly=True, help="Message-Id of the email, or the SMS id."
+    )
+    sms_parts = fields.Integer(string="SMS Parts", readonly=True)
+    sms_price = fields.Float(string="SMS Price", readonly=True, digits=(16, 5))
+    batch_id = fields.Integer(
+        readonly=True, help="Dispatch batch that claimed the message (crash recovery)."
+    )
+    claimed_at = fields.Datetime(
+        readonly=True, help="When a dispatcher claimed it: the pace counts claims per window."
+    )
+
+    def init(self):
+        cr, table = self.env.cr, self._table
+        # Claiming the next batch of a job and counting a job's progress.
+        tools.create_index(cr, "outbound_message_job_state_idx", table, ["job_id", "state", "id"])
+        # How many messages a job claimed in its current pacing window.
+        tools.create_index(cr, "outbound_message_job_claimed_idx", table, ["job_id", "claimed_at"])
+        # Status panel counts for a campaign or a list.
+        tools.create_index(
+            cr, "outbound_message_campaign_state_idx", table, ["campaign_id", "state"]
+        )
+        tools.create_index(cr, "outbound_message_list_state_idx", table, ["list_id", "state"])
+        # Resend window: has this address already got (or is it getting) this template?
+        tools.create_index(
+            cr,
+            "outbound_message_resend_idx",
+            table,
+            ["template_id", "channel", "address", "sent_at"],
+            where="state IN ('queued', 'sending', 'sent')",
+        )
+        # Crash recovery looks only at messages left in 'sending'.
+        tools.create_index(
+            cr, "outbound_message_sending_idx", table, ["batch_id"], where="state = 'sending'"
+        )
+
+    @api.depends("address", "job_id")
+    def _compute_display_name(self):
+        for message in self:
+            message.display_name = (
+                f"{message.job_id.name} → {message.address or message.account_reference}"
+            )
+
+    # ---- ACTIONS
+
+    def action_retry(self):
+        """Requeue chosen failed messages, after the cause was fixed ("Retry failed")."""
+        self.job_id.check_access("write")
+        failed = self.filtered(lambda message: message.state == "failed")
+        if not failed:
+            raise UserError(self.env._("Only failed messages can be retried."))
+        # claimed_at stays: the failed attempt counts in its window's pace.
+        failed.sudo().write({"state": "queued", "failure_reason": False, "batch_id": 0})
+        for job in failed.job_id:
+            job._requeued(failed.filtered(lambda message, job=job: message.job_id == job))
+        return True

@@ -1,0 +1,135 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..engine.errors import GatewayError
+from ..engine.gateways import GATEWAYS, SmsRequest, get_gateway
+
+ADMIN_GROUP = "outbound_bulk_messaging.group_outbound_admin"
+
+
+class OutboundSmsGateway(models.Model):
+    """An SMS provider account. Another provider is one adapter class in ``engine/gateways``.
+
+    Secrets are readable by Outbound administrators only (``groups=`` on the fields): campaign
+    managers see the gateway's name to choose it on a campaign, nothing else.
+    """
+
+    _name = "outbound.sms.gateway"
+    _description = "Outbound SMS Gateway"
+    _order = "name, id"
+
+    name = fields.Char(required=True)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    provider = fields.Selection(
+        [(provider, provider.title()) for provider in GATEWAYS], default="vonage", required=True
+    )
+    api_key = fields.Char(string="API Key", groups=ADMIN_GROUP)
+    api_secret = fields.Char(string="API Secret", groups=ADMIN_GROUP)
+    signature_secret = fields.Char(
+        groups=ADMIN_GROUP, help="When set, requests are signed instead of carrying the API secret."
+    )
+    signature_method = fields.Selection(
+        [
+            ("md5", "HMAC-MD5"),
+            ("sha1", "HMAC-SHA1"),
+            ("sha256", "HMAC-SHA256"),
+            ("sha512", "HMAC-SHA512"),
+        ],
+        default="md5",
+        groups=ADMIN_GROUP,
+    )
+    rest_host = fields.Char(
+        string="REST Host",
+        default="rest.nexmo.com",
+        required=True,
+        groups=ADMIN_GROUP,
+        help="Host (and port) of the provider's API; point it at a test endpoint to try it out.",
+    )
+    ca_file = fields.Char(
+        string="CA Certificate File",
+        groups=ADMIN_GROUP,
+        help="PEM file of the authorities to trust for the REST host instead of the system ones "
+        "(a test endpoint with its own certificate). Empty: the system authorities.",
+    )
+    timeout = fields.Integer(
+        default=10, groups=ADMIN_GROUP, help="Seconds to wait for the provider before giving up."
+    )
+    default_sender = fields.Char(
+        help="Sender id or number used when a campaign sets none (alphanumeric ids: 11 chars max)."
+    )
+    messages_per_second = fields.Float(
+        default=30.0,
+        help="Cap on this gateway's sending rate, across all jobs and workers (Vonage allows 30 "
+        "per second per API key by default). 0: no cap.",
+    )
+    test_number = fields.Char(groups=ADMIN_GROUP, help="E.164 number for the test SMS.")
+
+    @api.constrains("messages_per_second", "timeout")
+    def _check_limits(self):
+        for gateway in self.sudo():
+            if gateway.messages_per_second < 0 or gateway.timeout < 1:
+                raise ValidationError(
+                    self.env._(
+                        "Gateway %s: messages per second must be 0 or more and the timeout "
+                        "at least 1 s.",
+                        gateway.name,
+                    )
+                )
+
+    # ---- ACTIONS
+
+    def action_send_test_sms(self):
+        """Send one SMS to the test number and say what the provider answered."""
+        self.ensure_one()
+        if not self.env.user.has_group(ADMIN_GROUP):
+            raise UserError(self.env._("Only Outbound administrators can test a gateway."))
+        gateway = self.sudo()
+        if not gateway.test_number:
+            raise UserError(self.env._("Set a test number first."))
+        request = SmsRequest(
+            to=gateway.test_number,
+            sender=gateway.default_sender or "Odoo",
+            text=self.env._("Test SMS from Odoo gateway %s", gateway.name),
+            client_ref=f"test-{gateway.id}",
+        )
+        try:
+            with gateway._get_adapter() as adapter:
+                result = adapter.send(request)
+        except GatewayError as error:
+            raise UserError(
+                self.env._("Gateway %(name)s: %(error)s", name=gateway.name, error=error)
+            ) from error
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": self.env._("Test SMS sent"),
+                "message": self.env._(
+                    "%(provider)s accepted it: id %(id)s, %(parts)s part(s).",
+                    provider=gateway.provider,
+                    id=result.provider_id,
+                    parts=result.parts,
+                ),
+            },
+        }
+
+    # ---- SENDING
+
+    def _get_adapter(self):
+        """The engine adapter of this gateway; raises AccountError on an unusable configuration."""
+        self.ensure_one()
+        gateway = self.sudo()
+        return get_gateway(
+            gateway.provider,
+            api_key=gateway.api_key,
+            api_secret=gateway.api_secret,
+            signature_secret=gateway.signature_secret or None,
+            signature_method=gateway.signature_method or "md5",
+            rest_host=gateway.rest_host,
+            timeout=gateway.timeout,
+            ca_bundle=gateway.ca_file or None,
+        )

@@ -1,0 +1,1 @@
+from . import outbound_account_import, outbound_send_wizard

@@ -1,0 +1,443 @@
+import contextlib
+import csv
+import io
+import json
+import logging
+import os
+import tempfile
+
+from odoo import fields, models
+from odoo.exceptions import UserError
+
+from ..engine.csv_import import AccountRow, read_accounts
+from ..engine.errors import ImportFormatError
+from ..engine.report import ReportWriter
+
+_logger = logging.getLogger(__name__)
+
+# Rows are streamed to PostgreSQL with COPY in chunks of this size: large enough to amortise a
+# round trip, small enough that memory stays flat whatever the file size.
+COPY_CHUNK = 10_000
+
+ROW_COLUMNS = (
+    "line",
+    "reference",
+    "name",
+    "status",
+    "email",
+    "email_error",
+    "sms_number",
+    "sms_e164",
+    "sms_error",
+    "data",
+)
+
+
+class OutboundAccountImport(models.TransientModel):
+    """Import a CSV file of accounts into a list with an import profile.
+
+    Rows are read by the engine as a stream, copied into a temporary table, checked there against
+    the database with set-based queries (existing references, duplicate contacts) and inserted in
+    one ``INSERT … SELECT``. Every row is either imported or listed, with its line number and
+    reason, in a CSV report attached to the list.
+    """
+
+    _name = "outbound.account.import"
+    _description = "Import Outbound Accounts"
+
+    list_id = fields.Many2one("outbound.list", required=True, ondelete="cascade")
+    profile_id = fields.Many2one("outbound.import.profile", required=True, ondelete="cascade")
+    file = fields.Binary(string="CSV File", required=True)
+    filename = fields.Char()
+    state = fields.Selection([("draft", "Draft"), ("done", "Done")], default="draft")
+    count_created = fields.Integer(string="Created", readonly=True)
+    count_updated = fields.Integer(string="Updated", readonly=True)
+    count_rejected = fields.Integer(string="Rejected", readonly=True)
+    count_warnings = fields.Integer(string="Imported with warnings", readonly=True)
+    report_attachment_id = fields.Many2one("ir.attachment", readonly=True)
+
+    # ---- ACTIONS
+
+    def action_import(self):
+        self.ensure_one()
+        self.list_id.check_access("write")
+        self._lock_list()
+        try:
+            with self._open_file() as (stream, size):
+                columns = self._load_rows(stream, size)
+        except ImportFormatError as error:
+            raise UserError(
+                self.env._(
+                    "%(file)s cannot be imported: %(error)s", file=self.filename, error=error
+                )
+            ) from error
+        self._check_existing_references()
+        self._check_duplicate_contacts()
+        self._list_warnings()
+        created, updated = self._write_accounts()
+        self.list_id._add_data_columns(columns)
+        rejected, warnings = self._count_report()
+        self.write(
+            {
+                "state": "done",
+                "count_created": created,
+                "count_updated": updated,
+                "count_rejected": rejected,
+                "count_warnings": warnings,
+                "report_attachment_id": self._attach_report().id,
+            }
+        )
+        self._drop_work_tables()
+        self._post_summary()
+        return self._reopen()
+
+    def action_download_report(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{self.report_attachment_id.id}?download=true",
+            "target": "self",
+        }
+
+    # ---- READING
+
+    @contextlib.contextmanager
+    def _open_file(self):
+        """Yield the uploaded file as a binary stream, from the filestore when it is there.
+
+        Reading the stored file instead of the base64 field value keeps memory flat in the file
+        size (a database-stored attachment falls back to an in-memory buffer).
+        """
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", self._name),
+                    ("res_field", "=", "file"),
+                    ("res_id", "=", self.id),
+                ],
+                limit=1,
+            )
+        )
+        if attachment.store_fname:
+            path = attachment._full_path(attachment.store_fname)
+            with open(path, "rb") as stream:
+                yield stream, os.path.getsize(path)
+        else:
+            raw = attachment.raw or b""
+            yield io.BytesIO(raw), len(raw)
+
+    def _lock_list(self):
+        # Two imports into one list at once would each miss the other's references.
+        self.env.cr.execute(
+            "SELECT id FROM outbound_list WHERE id = %s FOR UPDATE", [self.list_id.id]
+        )
+
+    def _load_rows(self, stream, size):
+        self._create_work_tables()
+        profile = self.profile_id._get_engine_profile()
+        rows, errors = io.StringIO(), io.StringIO()
+        row_writer, error_writer = csv.writer(rows), csv.writer(errors)
+        count, columns = 0, set()
+        for count, item in enumerate(read_accounts(stream, profile), start=1):
+            if isinstance(item, AccountRow):
+                columns.update(item.data)
+                row_writer.writerow(self._row_values(item))
+            else:
+                error_writer.writerow([item.line, "error", item.reference, item.reason, item.raw])
+            if count % COPY_CHUNK == 0:
+                self._copy_chunk(rows, errors)
+                rows, errors = io.StringIO(), io.StringIO()
+                row_writer, error_writer = csv.writer(rows), csv.writer(errors)
+                _logger.info(
+                    "Import into list %s: %d rows read (%d%% of %s)",
+                    self.list_id.display_name,
+                    count,
+                    100 * stream.tell() // max(size, 1),
+                    self.filename,
+                )
+        self._copy_chunk(rows, errors)
+        _logger.info("Import into list %s: %d rows read", self.list_id.display_name, count)
+        return columns
+
+    def _row_values(self, row):
+        data = json.dumps(row.data, ensure_ascii=False) if row.data else None
+        return [
+            row.line,
+            row.reference,
+            row.name,
+            row.status,
+            row.email,
+            row.email_error,
+            row.sms_number,
+            row.sms_e164,
+            row.sms_error,
+            data,
+        ]
+
+    def _copy_chunk(self, rows, errors):
+        # In COPY's CSV format an unquoted empty field is NULL: empty values become NULL.
+        rows.seek(0)
+        errors.seek(0)
+        self.env.cr.copy_expert(
+            f"COPY outbound_import_row ({', '.join(ROW_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
+            rows,
+        )
+        self.env.cr.copy_expert(
+            "COPY outbound_import_report (line, severity, reference, reason, raw) "
+            "FROM STDIN WITH (FORMAT csv)",
+            errors,
+        )
+
+    def _create_work_tables(self):
+        self._drop_work_tables()
+        self.env.cr.execute(
+            """
+            CREATE TEMP TABLE outbound_import_row (
+                line integer PRIMARY KEY, reference varchar NOT NULL, name varchar,
+                status varchar NOT NULL, email varchar, email_error varchar,
+                sms_number varchar, sms_e164 varchar, sms_error varchar, data jsonb,
+                rejected boolean NOT NULL DEFAULT false
+            );
+            CREATE TEMP TABLE outbound_import_report (
+                line integer, severity varchar, reference varchar, reason varchar, raw varchar
+            );
+            """
+        )
+
+    def _drop_work_tables(self):
+        self.env.cr.execute(
+            "DROP TABLE IF EXISTS outbound_import_row; DROP TABLE IF EXISTS outbound_import_report"
+        )
+
+    # ---- CHECKS AGAINST THE DATABASE
+
+    def _check_existing_references(self):
+        if self.profile_id.import_mode != "add":
+            return
+        self._reject(
+            """
+            SELECT r.line, format(%(reason)s, r.reference) AS reason
+              FROM outbound_import_row r
+              JOIN outbound_account a ON a.list_id = %(list_id)s AND a.reference = r.reference
+            """,
+            reason=self.env._(
+                "reference %s already exists in this list (import mode: Add new accounts)"
+            ),
+        )
+
+    def _check_duplicate_contacts(self):
+        if self.profile_id.duplicate_policy == "allow":
+            return
+        for column, account_column, label in (
+            ("sms_e164", "sms_number_e164", self.env._("SMS number")),
+            ("email", "email", self.env._("email address")),
+        ):
+            self._reject_file_duplicates(column, label)
+            self._reject_existing_duplicates(column, account_column, label)
+
+    def _reject_file_duplicates(self, column, label):
+        self._reject(
+            f"""
+            SELECT line, format(%(reason)s, {column}, first_line) AS reason
+              FROM (SELECT line, {column},
+                           first_value(line)
+                               OVER (PARTITION BY {column} ORDER BY line) AS first_line
+                      FROM outbound_import_row
+                     WHERE {column} IS NOT NULL AND NOT rejected) AS ranked
+             WHERE line != first_line
+            """,
+            reason=self.env._("duplicate %(label)s %%s, already on line %%s", label=label),
+        )
+
+    def _reject_existing_duplicates(self, column, account_column, label):
+        scope_lists = self._duplicate_scope_lists()
+        if not scope_lists:
+            return
+        # In update mode the row with the account's own reference is that account, not a copy.
+        same_account = (
+            "AND NOT (a.list_id = %(list_id)s AND a.reference = r.reference)"
+            if self.profile_id.import_mode == "update"
+            else ""
+        )
+        self._reject(
+            f"""
+            SELECT DISTINCT ON (r.line) r.line,
+                   format(%(reason)s, r.{column}, a.reference, l.name) AS reason
+              FROM outbound_import_row r
+              JOIN outbound_account a ON a.{account_column} = r.{column}
+              JOIN outbound_list l ON l.id = a.list_id
+             WHERE a.list_id = ANY(%(scope)s) AND NOT r.rejected {same_account}
+             ORDER BY r.line, a.id
+            """,
+            reason=self.env._(
+                "duplicate %(label)s %%s, held by account %%s in list %%s", label=label
+            ),
+            scope=scope_lists,
+        )
+
+    def _duplicate_scope_lists(self):
+        outbound_list = self.list_id
+        if self.profile_id.duplicate_policy == "campaign" and outbound_list.campaign_id:
+            lists = outbound_list.campaign_id.with_context(active_test=False).list_ids
+        else:
+            lists = outbound_list
+        if self.profile_id.import_mode == "overwrite":
+            lists -= outbound_list
+        return lists.ids
+
+    def _reject(self, select, **params):
+        """Flag the rows returned by ``select`` (line, reason) as rejected and report them."""
+        self.env.cr.execute(
+            f"""
+            WITH found AS ({select}),
+            flagged AS (
+                UPDATE outbound_import_row r SET rejected = true
+                  FROM found WHERE r.line = found.line
+             RETURNING r.line, r.reference, found.reason
+            )
+            INSERT INTO outbound_import_report (line, severity, reference, reason)
+            SELECT line, 'error', reference, reason FROM flagged
+            """,
+            dict(params, list_id=self.list_id.id),
+        )
+
+    def _list_warnings(self):
+        self.env.cr.execute(
+            """
+            INSERT INTO outbound_import_report (line, severity, reference, reason)
+            SELECT line, 'warning', reference, concat_ws('; ', email_error, sms_error)
+              FROM outbound_import_row
+             WHERE NOT rejected AND (email_error IS NOT NULL OR sms_error IS NOT NULL)
+            """
+        )
+
+    # ---- WRITING
+
+    def _write_accounts(self):
+        self.env.flush_all()
+        if self.profile_id.import_mode == "overwrite":
+            self.env.cr.execute(
+                "DELETE FROM outbound_account WHERE list_id = %s", [self.list_id.id]
+            )
+        self.env.cr.execute(
+            f"""
+            WITH written AS (
+                INSERT INTO outbound_account (
+                    list_id, reference, name, status, email, email_error, sms_number,
+                    sms_country_id, sms_number_e164, sms_number_error, data,
+                    create_uid, create_date, write_uid, write_date)
+                SELECT %(list_id)s, reference, name, status, email, email_error, sms_number,
+                       %(country_id)s, sms_e164, sms_error, data,
+                       %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
+                  FROM outbound_import_row
+                 WHERE NOT rejected
+                 ORDER BY line
+                ON CONFLICT (list_id, reference) DO {self._upsert_clause()}
+                RETURNING (xmax = 0) AS created
+            )
+            SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created)
+              FROM written
+            """,
+            {
+                "list_id": self.list_id.id,
+                "country_id": self.profile_id.default_country_id.id or None,
+                "uid": self.env.uid,
+            },
+        )
+        created, updated = self.env.cr.fetchone()
+        self.env["outbound.account"].invalidate_model()
+        return created, updated
+
+    def _upsert_clause(self):
+        """The ``ON CONFLICT`` action: update only what the profile imports."""
+        if self.profile_id.import_mode != "update":
+            # The list is locked and existing references were rejected: nothing can conflict.
+            return "NOTHING"
+        profile = self.profile_id
+        columns = [
+            "data = coalesce(outbound_account.data, '{}'::jsonb)"
+            " || coalesce(EXCLUDED.data, '{}'::jsonb)"
+        ]
+        columns += ["write_uid = EXCLUDED.write_uid", "write_date = EXCLUDED.write_date"]
+        if profile.name_column:
+            columns.append("name = EXCLUDED.name")
+        if profile.status_column:
+            columns.append("status = EXCLUDED.status")
+        if profile.email_column:
+            columns += ["email = EXCLUDED.email", "email_error = EXCLUDED.email_error"]
+        if profile.sms_column:
+            columns += [
+                f"{column} = EXCLUDED.{column}"
+                for column in (
+                    "sms_number",
+                    "sms_country_id",
+                    "sms_number_e164",
+                    "sms_number_error",
+                )
+            ]
+        return "UPDATE SET " + ", ".join(columns)
+
+    # ---- REPORT
+
+    def _count_report(self):
+        self.env.cr.execute(
+            """
+            SELECT count(*) FILTER (WHERE severity = 'error'),
+                   count(*) FILTER (WHERE severity = 'warning')
+              FROM outbound_import_report
+            """
+        )
+        return self.env.cr.fetchone()
+
+    def _attach_report(self):
+        with tempfile.TemporaryFile() as buffer:
+            writer = ReportWriter(buffer)
+            self.env.cr.execute(
+                "SELECT line, severity, reference, reason, raw FROM outbound_import_report "
+                "ORDER BY line, severity"
+            )
+            while batch := self.env.cr.fetchmany(COPY_CHUNK):
+                for line, severity, reference, reason, raw in batch:
+                    writer.add(line, severity, reference, reason, raw)
+            buffer.seek(0)
+            return (
+                self.env["ir.attachment"]
+                .sudo()
+                .create(
+                    {
+                        "name": self.env._(
+                            "Import report - %s.csv", self.filename or self.list_id.name
+                        ),
+                        "raw": buffer.read(),
+                        "mimetype": "text/csv",
+                        "res_model": "outbound.list",
+                        "res_id": self.list_id.id,
+                    }
+                )
+            )
+
+    def _post_summary(self):
+        self.list_id.message_post(
+            body=self.env._(
+                "Imported %(file)s with profile %(profile)s: %(created)s created, "
+                "%(updated)s updated, %(rejected)s rejected, %(warnings)s with warnings.",
+                file=self.filename or "",
+                profile=self.profile_id.name,
+                created=self.count_created,
+                updated=self.count_updated,
+                rejected=self.count_rejected,
+                warnings=self.count_warnings,
+            ),
+            attachment_ids=self.report_attachment_id.ids,
+        )
+
+    def _reopen(self):
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+        }

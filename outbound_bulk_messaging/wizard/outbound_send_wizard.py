@@ -1,0 +1,344 @@
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..engine.errors import TemplateError
+from ..models.outbound_send_job import INTERVAL_UNITS, RESEND_PERIODS
+
+MANAGER_GROUP = "outbound_bulk_messaging.group_outbound_manager"
+
+
+class OutboundSendWizard(models.TransientModel):
+    """The send screen of the manual: status panel, Preview, Recipients and Schedule tabs.
+
+    Opened from a campaign (all its lists) or from a list assigned to a campaign. The panel is
+    counted with two aggregate queries whatever the number of accounts; sending creates an
+    ``outbound.send.job`` whose messages are inserted in one statement.
+    """
+
+    _name = "outbound.send.wizard"
+    _description = "Send Outbound Email / SMS"
+
+    campaign_id = fields.Many2one("outbound.campaign", required=True, readonly=True)
+    list_id = fields.Many2one("outbound.list", readonly=True)
+    template_id = fields.Many2one(
+        "outbound.template",
+        domain="[('campaign_id', 'in', [campaign_id, False])]",
+        compute="_compute_template_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+    )
+    account_statuses = fields.Many2many(
+        "outbound.account.status",
+        string="Accounts with Status",
+        default=lambda self: self._default_account_statuses(),
+    )
+    resend_period = fields.Selection(
+        RESEND_PERIODS,
+        string="Resend",
+        default="all",
+        required=True,
+        help="Other than All: skip an address that already received this template on this "
+        "channel within the period.",
+    )
+    active_lists_only = fields.Boolean(help="Send to the campaign's active lists only.")
+    use_current_time = fields.Boolean(default=True)
+    start_at = fields.Datetime(string="Start Time", default=fields.Datetime.now)
+    batch_size = fields.Integer(string="How Many?", default=500, required=True)
+    batch_interval = fields.Integer(string="How Often?", default=1, required=True)
+    batch_interval_unit = fields.Selection(INTERVAL_UNITS, default="minutes", required=True)
+
+    count_accounts = fields.Integer(string="Accounts", compute="_compute_panel")
+    count_with_email = fields.Integer(string="With Email Address", compute="_compute_panel")
+    count_with_sms = fields.Integer(string="With SMS Number", compute="_compute_panel")
+    count_awaiting = fields.Integer(string="Awaiting Send", compute="_compute_panel")
+    count_sent = fields.Integer(string="Sent", compute="_compute_panel")
+    count_failed = fields.Integer(string="Failed", compute="_compute_panel")
+    email_from = fields.Char(related="campaign_id.email_from", string="Emails Sent From")
+    sms_sender = fields.Char(related="campaign_id.sms_sender", string="Texts Sent From")
+    no_address_alert = fields.Boolean(compute="_compute_panel")
+    email_blockers = fields.Char(compute="_compute_blockers")
+    sms_blockers = fields.Char(compute="_compute_blockers")
+    can_send_email = fields.Boolean(compute="_compute_blockers")
+    can_send_sms = fields.Boolean(compute="_compute_blockers")
+
+    preview_account_id = fields.Many2one(
+        "outbound.account",
+        string="Preview For",
+        compute="_compute_preview_account_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+    )
+    preview_subject = fields.Char(compute="_compute_preview")
+    preview_body = fields.Html(compute="_compute_preview", sanitize=True)
+    preview_sms = fields.Text(string="SMS Text", compute="_compute_preview")
+    preview_sms_info = fields.Char(string="SMS Encoding", compute="_compute_preview")
+    preview_error = fields.Char(compute="_compute_preview")
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        model, record_id = self.env.context.get("active_model"), self.env.context.get("active_id")
+        if model == "outbound.list" and record_id:
+            outbound_list = self.env["outbound.list"].browse(record_id)
+            if not outbound_list.campaign_id:
+                raise UserError(
+                    self.env._(
+                        "List %s is not assigned to a campaign: assign it to one before sending.",
+                        outbound_list.name,
+                    )
+                )
+            values.update(list_id=outbound_list.id, campaign_id=outbound_list.campaign_id.id)
+        elif model == "outbound.campaign" and record_id:
+            values["campaign_id"] = record_id
+        return values
+
+    def _default_account_statuses(self):
+        return self.env["outbound.account.status"].search([("code", "in", ["unused", "callback"])])
+
+    @api.depends("campaign_id")
+    def _compute_template_id(self):
+        for wizard in self:
+            if not wizard.template_id:
+                wizard.template_id = self.env["outbound.template"].search(
+                    [("campaign_id", "in", [wizard.campaign_id.id, False])],
+                    order="campaign_id, id",
+                    limit=1,
+                )
+
+    @api.depends("campaign_id", "list_id", "account_statuses", "active_lists_only")
+    def _compute_panel(self):
+        for wizard in self:
+            accounts, with_email, with_sms = wizard._count_accounts()
+            awaiting, sent, failed = wizard._count_messages()
+            wizard.update(
+                {
+                    "count_accounts": accounts,
+                    "count_with_email": with_email,
+                    "count_with_sms": with_sms,
+                    "count_awaiting": awaiting,
+                    "count_sent": sent,
+                    "count_failed": failed,
+                    "no_address_alert": bool(accounts) and not with_email and not with_sms,
+                }
+            )
+
+    @api.depends("count_with_email", "count_with_sms", "template_id", "campaign_id")
+    def _compute_blockers(self):
+        for wizard in self:
+            email_blockers = wizard._get_blockers("email")
+            sms_blockers = wizard._get_blockers("sms")
+            wizard.update(
+                {
+                    "email_blockers": "; ".join(email_blockers),
+                    "sms_blockers": "; ".join(sms_blockers),
+                    "can_send_email": not email_blockers,
+                    "can_send_sms": not sms_blockers,
+                }
+            )
+
+    @api.depends("campaign_id", "list_id", "account_statuses", "active_lists_only", "template_id")
+    def _compute_preview_account_id(self):
+        for wizard in self:
+            wizard.preview_account_id = wizard._get_scope_accounts(limit=1)
+
+    @api.depends("preview_account_id", "template_id")
+    def _compute_preview(self):
+        for wizard in self:
+            values = dict.fromkeys(
+                (
+                    "preview_subject",
+                    "preview_body",
+                    "preview_sms",
+                    "preview_sms_info",
+                    "preview_error",
+                ),
+                False,
+            )
+            if wizard.template_id and wizard.preview_account_id:
+                try:
+                    values.update(wizard._get_preview_values())
+                except TemplateError as error:
+                    values["preview_error"] = str(error)
+            wizard.update(values)
+
+    # ---- ACTIONS
+
+    @api.model
+    def _get_open_action(self, record):
+        """The wizard's window action, opened from a campaign or a list."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Send Email / SMS"),
+            "res_model": self._name,
+            "view_mode": "form",
+            "target": "new",
+            "context": {"active_model": record._name, "active_id": record.id},
+        }
+
+    def action_send_email(self):
+        return self._action_send("email")
+
+    def action_send_sms(self):
+        return self._action_send("sms")
+
+    def action_edit_templates(self):
+        return self.campaign_id.action_edit_templates()
+
+    def _action_send(self, channel):
+        self.ensure_one()
+        self._check_can_send(channel)
+        job = self.env["outbound.send.job"].create(self._prepare_job_values(channel))
+        job._create_messages()
+        job._schedule_dispatch(job.start_at)
+        job.message_post(body=job._get_creation_summary())
+        return job._get_form_action()
+
+    def _check_can_send(self, channel):
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(
+                self.env._(
+                    "Only Campaign Managers, who may edit campaign properties, may send messages."
+                )
+            )
+        self.campaign_id.check_access("write")
+        blockers = self._get_blockers(channel)
+        if blockers:
+            raise UserError(
+                self.env._(
+                    "Cannot send %(channel)s: %(blockers)s.",
+                    channel=channel.upper(),
+                    blockers="; ".join(blockers),
+                )
+            )
+
+    def _prepare_job_values(self, channel):
+        now = fields.Datetime.now()
+        start_at = now if self.use_current_time or not self.start_at else max(self.start_at, now)
+        campaign = self.campaign_id
+        values = {
+            "campaign_id": campaign.id,
+            "list_id": self.list_id.id,
+            "channel": channel,
+            "template_id": self.template_id.id,
+            "account_statuses": [fields.Command.set(self.account_statuses.ids)],
+            "resend_period": self.resend_period,
+            "active_lists_only": self.active_lists_only,
+            "start_at": start_at,
+            "batch_size": self.batch_size,
+            "batch_interval": self.batch_interval,
+            "batch_interval_unit": self.batch_interval_unit,
+        }
+        if channel == "email":
+            values.update(email_from=campaign.email_from, mail_server_id=campaign.mail_server_id.id)
+        else:
+            values.update(sms_sender=campaign.sms_sender, sms_gateway_id=campaign.sms_gateway_id.id)
+        return values
+
+    # ---- PANEL
+
+    def _scope_where(self):
+        """SQL condition and parameters selecting the accounts the recipients tab chose."""
+        where = ["l.campaign_id = %(campaign_id)s", "a.status = ANY(%(statuses)s)"]
+        if self.list_id:
+            where.append("a.list_id = %(list_id)s")
+        if self.active_lists_only:
+            where.append("l.state = 'active'")
+        params = {
+            "campaign_id": self.campaign_id.id,
+            "list_id": self.list_id.id,
+            "statuses": self.account_statuses.mapped("code"),
+        }
+        return " AND ".join(where), params
+
+    def _count_accounts(self):
+        if not self.campaign_id:
+            return 0, 0, 0
+        self.env["outbound.account"].flush_model()
+        where, params = self._scope_where()
+        self.env.cr.execute(
+            f"""
+            SELECT count(*), count(a.email), count(a.sms_number_e164)
+              FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
+             WHERE {where}
+            """,
+            params,
+        )
+        return self.env.cr.fetchone()
+
+    def _count_messages(self):
+        if not self.campaign_id:
+            return 0, 0, 0
+        self.env["outbound.message"].flush_model()
+        column, value = (
+            ("list_id", self.list_id.id) if self.list_id else ("campaign_id", self.campaign_id.id)
+        )
+        self.env.cr.execute(
+            f"""
+            SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')),
+                   count(*) FILTER (WHERE state = 'sent'),
+                   count(*) FILTER (WHERE state = 'failed')
+              FROM outbound_message WHERE {column} = %s
+            """,
+            [value],
+        )
+        return self.env.cr.fetchone()
+
+    def _get_blockers(self, channel):
+        """Why the Send button of ``channel`` is disabled (empty: it can send)."""
+        campaign, template = self.campaign_id, self.template_id
+        blockers = []
+        if channel == "email":
+            if not self.count_with_email:
+                blockers.append(self.env._("no account in scope has an email address"))
+            if not template:
+                blockers.append(self.env._("choose a template"))
+            elif not template.subject:
+                blockers.append(self.env._("the template has no subject"))
+            if not campaign.mail_server_id:
+                blockers.append(self.env._("the campaign has no mail server"))
+            if not campaign.email_from:
+                blockers.append(self.env._("the campaign has no sender address"))
+        else:
+            if not self.count_with_sms:
+                blockers.append(self.env._("no account in scope has a valid SMS number"))
+            if not template:
+                blockers.append(self.env._("choose a template"))
+            elif not template.use_for_sms:
+                blockers.append(self.env._("only text templates usable for SMS can be sent as SMS"))
+            if not campaign.sms_gateway_id:
+                blockers.append(self.env._("the campaign has no SMS gateway"))
+        return blockers
+
+    # ---- PREVIEW
+
+    def _get_scope_accounts(self, limit=None):
+        domain = [
+            ("list_id.campaign_id", "=", self.campaign_id.id),
+            ("status", "in", self.account_statuses.mapped("code")),
+        ]
+        if self.list_id:
+            domain.append(("list_id", "=", self.list_id.id))
+        if self.active_lists_only:
+            domain.append(("list_id.state", "=", "active"))
+        address = (
+            "sms_number_e164"
+            if self.template_id.use_for_sms and not self.template_id.subject
+            else "email"
+        )
+        accounts = self.env["outbound.account"].search(
+            domain + [(address, "!=", False)], limit=limit, order="id"
+        )
+        return accounts or self.env["outbound.account"].search(domain, limit=limit, order="id")
+
+    def _get_preview_values(self):
+        preview = self.template_id._get_preview(self.preview_account_id)
+        values = {
+            "preview_subject": preview["subject"],
+            "preview_body": preview["body"],
+            "preview_sms_info": preview["sms_info"],
+        }
+        if self.template_id.use_for_sms:
+            values["preview_sms"] = preview["text"]
+        return values
