@@ -1,0 +1,166 @@
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import OutboundCase
+
+HEADER = "reference,name,status,email,mobile,due_date,amount\n"
+
+
+@tagged("post_install", "-at_install")
+class TestImport(OutboundCase):
+    def _accounts(self, outbound_list=None):
+        return (outbound_list or self.list_active).account_ids.sorted("reference")
+
+    def test_good_rows_in_bad_rows_reported(self):
+        wizard = self._import(
+            HEADER
+            + "R1,Ann,unused,ann@example.com,07911 123456,2026-12-01,10.00\n"
+            + "R2,Bob,Call Back,BOB@EXAMPLE.COM,+33 6 12 34 56 78,2026-12-02,20.00\n"
+            + "R3,Cid,completed,bad@,12345,2026-12-03,30.00\n"
+            + ",NoRef,unused,x@example.com,,2026-12-04,1\n"
+            + "R5,Dee,unused,dee@example.com\n"
+            + "R1,Dup,unused,dup@example.com,,2026-12-05,1\n"
+            + "R7,Eve,weird,eve@example.com,,,\n"
+        )
+        self.assertEqual(
+            (
+                wizard.count_created,
+                wizard.count_updated,
+                wizard.count_rejected,
+                wizard.count_warnings,
+            ),
+            (3, 0, 4, 1),
+        )
+        accounts = self._accounts()
+        self.assertEqual(accounts.mapped("reference"), ["R1", "R2", "R3"])
+        self.assertEqual(accounts.mapped("status"), ["unused", "callback", "completed"])
+        self.assertEqual(accounts[1].email, "bob@example.com")
+        self.assertEqual(accounts[0].sms_number_e164, "+447911123456")
+        self.assertEqual(accounts[1].sms_number_e164, "+33612345678")
+        self.assertEqual(accounts[0].data, {"due_date": "2026-12-01", "amount": "10.00"})
+        self.assertEqual(accounts[0].sms_country_id, self.env.ref("base.uk"))
+        # Invalid contact details do not lose the account, they are kept with the reason.
+        self.assertFalse(accounts[2].email)
+        self.assertIn("bad@", accounts[2].email_error)
+        self.assertEqual(accounts[2].sms_number, "12345")
+        self.assertFalse(accounts[2].sms_number_e164)
+        self.assertTrue(accounts[2].sms_number_error)
+
+        report = self._report_rows(wizard)
+        by_line = {int(row["line"]): row for row in report}
+        self.assertEqual(sorted(by_line), [4, 5, 6, 7, 8])
+        self.assertEqual(by_line[4]["severity"], "warning")
+        self.assertIn("bad@", by_line[4]["reason"])
+        self.assertIn("reference", by_line[5]["reason"])
+        self.assertIn("column", by_line[6]["reason"])
+        self.assertIn("line 2", by_line[7]["reason"])
+        self.assertIn("weird", by_line[8]["reason"])
+        self.assertTrue(
+            all(row["severity"] == "error" for line, row in by_line.items() if line != 4)
+        )
+
+    def test_summary_posted_on_the_list_with_the_report(self):
+        wizard = self._import(HEADER + "R1,Ann,unused,ann@example.com,,,\n", filename="north.csv")
+        message = self.list_active.message_ids[0]
+        self.assertIn("north.csv", message.body)
+        self.assertIn("1 created", message.body)
+        self.assertEqual(message.attachment_ids, wizard.report_attachment_id)
+        self.assertEqual(wizard.report_attachment_id.res_id, self.list_active.id)
+        action = wizard.action_download_report()
+        self.assertIn(str(wizard.report_attachment_id.id), action["url"])
+
+    def test_add_mode_rejects_existing_references(self):
+        self._create_accounts(self.list_active, 1, name="Old")
+        wizard = self._import(HEADER + "R00000,New,unused,,,,\nR9,Nine,unused,,,,\n")
+        self.assertEqual((wizard.count_created, wizard.count_rejected), (1, 1))
+        self.assertEqual(self._accounts()[0].name, "Old")
+        self.assertIn("already exists", self._report_rows(wizard)[0]["reason"])
+
+    def test_update_mode_updates_only_imported_columns(self):
+        account = self._create_accounts(
+            self.list_active, 1, name="Old", status="callback", data={"keep": "1"}
+        )
+        self.profile.write({"import_mode": "update", "status_column": False})
+        wizard = self._import(
+            "reference,name,email,mobile,amount\nR00000,New,new@example.com,,5\nR9,Nine,,,\n"
+        )
+        self.assertEqual((wizard.count_created, wizard.count_updated), (1, 1))
+        self.assertEqual(account.name, "New")
+        self.assertEqual(account.status, "callback")
+        self.assertEqual(account.email, "new@example.com")
+        self.assertEqual(account.data, {"keep": "1", "amount": "5"})
+
+    def test_overwrite_mode_replaces_the_list(self):
+        self._create_accounts(self.list_active, 3)
+        self.profile.import_mode = "overwrite"
+        wizard = self._import(HEADER + "N1,New,unused,,,,\n")
+        self.assertEqual(wizard.count_created, 1)
+        self.assertEqual(self._accounts().mapped("reference"), ["N1"])
+
+    def test_duplicate_contacts_per_policy(self):
+        self._create_accounts(self.list_passive, 1, email="held@example.com")
+        rows = (
+            HEADER
+            + "D1,A,unused,held@example.com,,,\n"
+            + "D2,B,unused,twice@example.com,07911 123456,,\n"
+            + "D3,C,unused,TWICE@example.com,,,\n"
+            + "D4,D,unused,,+44 7911 123456,,\n"
+        )
+        expected = {"allow": 4, "list": 2, "campaign": 1}
+        for policy, created in expected.items():
+            with self.subTest(policy=policy):
+                self.profile.write({"duplicate_policy": policy, "import_mode": "overwrite"})
+                wizard = self._import(rows)
+                self.assertEqual(wizard.count_created, created)
+        reasons = {row["line"]: row["reason"] for row in self._report_rows(wizard)}
+        self.assertIn("held@example.com", reasons["2"])
+        self.assertIn("South", reasons["2"])
+        self.assertIn("line 3", reasons["4"])
+        self.assertIn("+447911123456", reasons["5"])
+
+    def test_profile_without_header_semicolon_cp1252(self):
+        profile = self.profile.copy(
+            {
+                "delimiter": ";",
+                "has_header": False,
+                "encoding": "cp1252",
+                "reference_column": "1",
+                "name_column": "2",
+                "status_column": False,
+                "email_column": "3",
+                "sms_column": "4",
+                "default_country_id": self.env.ref("base.fr").id,
+            }
+        )
+        content = "C1;Hélène Dupré;helene@example.fr;06 12 34 56 78;Paris\n".encode("cp1252")
+        wizard = self._import(content, profile=profile)
+        self.assertEqual(wizard.count_created, 1)
+        account = self._accounts()
+        self.assertEqual(account.name, "Hélène Dupré")
+        self.assertEqual(account.sms_number_e164, "+33612345678")
+        self.assertEqual(account.data, {"column_5": "Paris"})
+        self.assertEqual(account.status, "unused")
+
+    def test_bad_encoding_loses_only_that_line(self):
+        content = HEADER.encode() + b"E1,Ann,unused,,,,\nE2,B\xe9a,unused,,,,\nE3,Cy,unused,,,,\n"
+        wizard = self._import(content)
+        self.assertEqual(self._accounts().mapped("reference"), ["E1", "E3"])
+        (row,) = self._report_rows(wizard)
+        self.assertEqual(row["line"], "3")
+        self.assertIn("0xe9", row["reason"])
+
+    def test_report_is_safe_in_a_spreadsheet(self):
+        wizard = self._import(HEADER + '=HYPERLINK("http://x.example"),Evil,unused,,,,,extra\n')
+        (row,) = self._report_rows(wizard)
+        self.assertTrue(row["raw"].startswith("'="), row["raw"])
+        self.assertFalse(any(value.startswith(("=", "+", "-", "@")) for value in row.values()))
+
+    def test_missing_column_is_a_clear_error(self):
+        with self.assertRaisesRegex(UserError, "mobile"):
+            self._import("reference,name,status,email\nR1,Ann,unused,a@example.com\n")
+        self.assertFalse(self.list_active.account_ids)
+
+    def test_import_again_into_the_same_transaction(self):
+        self._import(HEADER + "T1,Ann,unused,,,,\n")
+        self._import(HEADER + "T2,Bob,unused,,,,\n")
+        self.assertEqual(self._accounts().mapped("reference"), ["T1", "T2"])

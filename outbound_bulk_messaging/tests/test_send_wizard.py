@@ -1,0 +1,315 @@
+from datetime import datetime, timedelta
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import freeze_time, tagged, users
+
+from .common import SendingCase
+
+
+@tagged("post_install", "-at_install")
+class TestSendWizard(SendingCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        accounts = cls.env["outbound.account"]
+        create = accounts.create
+        # Active list: 3 unused/call-back with email and number, 1 completed, 1 without address.
+        cls.north = create(
+            [
+                {
+                    "list_id": cls.list_active.id,
+                    "reference": "N1",
+                    "status": "unused",
+                    "name": "Nora",
+                    "email": "n1@example.com",
+                    "sms_number": "07911 100001",
+                },
+                {
+                    "list_id": cls.list_active.id,
+                    "reference": "N2",
+                    "status": "callback",
+                    "email": "n2@example.com",
+                    "sms_number": "07911 100002",
+                },
+                {
+                    "list_id": cls.list_active.id,
+                    "reference": "N3",
+                    "status": "unused",
+                    "email": "shared@example.com",
+                    "sms_number": "12345",
+                },
+                {
+                    "list_id": cls.list_active.id,
+                    "reference": "N4",
+                    "status": "completed",
+                    "email": "n4@example.com",
+                },
+                {"list_id": cls.list_active.id, "reference": "N5", "status": "unused"},
+            ]
+        )
+        # Passive list: the same address as N3 (duplicate across lists), one with an SMS only.
+        cls.south = create(
+            [
+                {
+                    "list_id": cls.list_passive.id,
+                    "reference": "S1",
+                    "status": "unused",
+                    "email": "shared@example.com",
+                    "sms_number": "07911 100003",
+                },
+                {
+                    "list_id": cls.list_passive.id,
+                    "reference": "S2",
+                    "status": "callback",
+                    "sms_number": "+33 6 12 34 56 78",
+                },
+            ]
+        )
+        cls.campaign.mail_server_id = cls.env["ir.mail_server"].create(
+            {"name": "Unused", "smtp_host": "127.0.0.1", "smtp_port": 9}
+        )
+        cls.gateway_stub = cls.env["outbound.sms.gateway"].create(
+            {"name": "Gateway", "api_key": "k", "api_secret": "s", "default_sender": "ACME"}
+        )
+        cls.campaign.sms_gateway_id = cls.gateway_stub
+
+    def _messages(self, job):
+        return {message.account_reference: message for message in job.outbound_message_ids}
+
+    # ---- PANEL
+
+    @users("ob_manager")
+    def test_panel_counts_accounts_in_scope(self):
+        wizard = self._wizard()
+        self.assertEqual(
+            (wizard.count_accounts, wizard.count_with_email, wizard.count_with_sms), (6, 4, 4)
+        )
+        self.assertEqual(wizard.email_from, "Acme <renewals@acme.example>")
+        self.assertEqual(wizard.sms_sender, "ACME")
+        self.assertFalse(wizard.no_address_alert)
+        wizard.active_lists_only = True
+        self.assertEqual(
+            (wizard.count_accounts, wizard.count_with_email, wizard.count_with_sms), (4, 3, 2)
+        )
+        wizard.account_statuses = self.env.ref("outbound_bulk_messaging.account_status_completed")
+        self.assertEqual((wizard.count_accounts, wizard.count_with_email), (1, 1))
+
+    @users("ob_manager")
+    def test_panel_from_a_list(self):
+        wizard = self._wizard(self.list_passive)
+        self.assertEqual(wizard.list_id, self.list_passive)
+        self.assertEqual(
+            (wizard.count_accounts, wizard.count_with_email, wizard.count_with_sms), (2, 1, 2)
+        )
+
+    @users("ob_manager")
+    def test_panel_message_counts_follow_sending(self):
+        job = self._send("email")
+        wizard = self._wizard()
+        self.assertEqual((wizard.count_awaiting, wizard.count_sent, wizard.count_failed), (3, 0, 0))
+        messages = job.outbound_message_ids.filtered(lambda m: m.state == "queued").sudo()
+        messages[0].write({"state": "sent"})
+        messages[1].write({"state": "failed", "failure_reason": "550 refused"})
+        wizard = self._wizard()
+        self.assertEqual((wizard.count_awaiting, wizard.count_sent, wizard.count_failed), (1, 1, 1))
+        self.assertEqual(self._wizard(self.list_passive).count_awaiting, 0)
+
+    def test_alert_when_no_account_has_an_address(self):
+        bare = self.env["outbound.list"].create({"name": "Bare", "campaign_id": self.campaign.id})
+        self._create_accounts(bare, 3)
+        wizard = self._wizard(bare)
+        self.assertTrue(wizard.no_address_alert)
+        self.assertFalse(wizard.can_send_email)
+        self.assertFalse(wizard.can_send_sms)
+        self.assertIn("no account in scope has an email address", wizard.email_blockers)
+        with self.assertRaisesRegex(UserError, "email address"):
+            wizard.action_send_email()
+
+    def test_list_without_campaign_is_refused(self):
+        orphan = self.env["outbound.list"].create({"name": "Orphan"})
+        with self.assertRaisesRegex(UserError, "Orphan.*not assigned to a campaign"):
+            self.env["outbound.send.wizard"].with_context(
+                active_model="outbound.list", active_id=orphan.id
+            ).create({})
+
+    # ---- BUTTONS AND RIGHTS
+
+    def test_buttons_need_template_server_and_gateway(self):
+        html = self.env["outbound.template"].create(
+            {
+                "name": "HTML",
+                "campaign_id": self.campaign.id,
+                "body_type": "html",
+                "subject": "Hi",
+                "body": "<p>Hi</p>",
+            }
+        )
+        wizard = self._wizard(template_id=html.id)
+        self.assertTrue(wizard.can_send_email)
+        self.assertFalse(wizard.can_send_sms)
+        self.assertIn("only text templates", wizard.sms_blockers)
+        self.campaign.mail_server_id = False
+        self.campaign.sms_gateway_id = False
+        wizard = self._wizard()
+        self.assertIn("no mail server", wizard.email_blockers)
+        self.assertIn("no SMS gateway", wizard.sms_blockers)
+        with self.assertRaisesRegex(UserError, "mail server"):
+            wizard.action_send_email()
+        self.assertFalse(self.env["outbound.send.job"].search([]))
+
+    @users("ob_user")
+    def test_user_sees_panel_but_server_refuses_to_send(self):
+        wizard = self._wizard()
+        self.assertEqual(wizard.count_with_email, 4)
+        with self.assertRaises(AccessError):
+            wizard.action_send_email()
+        with self.assertRaises(AccessError):
+            wizard.action_send_sms()
+        self.assertFalse(self.env["outbound.send.job"].sudo().search([]))
+
+    def test_send_buttons_are_hidden_from_users(self):
+        arch = (
+            self.env["outbound.send.wizard"]
+            .with_user(self.user_outbound)
+            .get_views([(False, "form")])["views"]["form"]["arch"]
+        )
+        self.assertNotIn('name="action_send_email"', arch)
+        manager_arch = (
+            self.env["outbound.send.wizard"]
+            .with_user(self.user_manager)
+            .get_views([(False, "form")])["views"]["form"]["arch"]
+        )
+        self.assertIn('name="action_send_email"', manager_arch)
+
+    # ---- RECIPIENT RULES
+
+    @users("ob_manager")
+    def test_email_job_messages_explain_every_account(self):
+        job = self._send("email")
+        self.assertEqual(job.state, "scheduled")
+        self.assertEqual(job.channel, "email")
+        messages = self._messages(job)
+        self.assertEqual(sorted(messages), ["N1", "N2", "N3", "N5", "S1", "S2"])
+        self.assertEqual(
+            {ref: m.state for ref, m in messages.items()},
+            {
+                "N1": "queued",
+                "N2": "queued",
+                "N3": "queued",
+                "N5": "skipped",
+                "S1": "skipped",
+                "S2": "skipped",
+            },
+        )
+        self.assertEqual(messages["N5"].failure_reason, "no email address")
+        self.assertIn("same address as account N3", messages["S1"].failure_reason)
+        self.assertEqual(messages["N1"].address, "n1@example.com")
+        self.assertEqual((job.count_queued, job.count_skipped), (3, 3))
+
+    @users("ob_manager")
+    def test_sms_job_skips_invalid_numbers(self):
+        job = self._send("sms")
+        messages = self._messages(job)
+        self.assertEqual(messages["N1"].address, "+447911100001")
+        self.assertEqual(messages["S2"].address, "+33612345678")
+        self.assertEqual(messages["N3"].state, "skipped")
+        self.assertIn("invalid SMS number", messages["N3"].failure_reason)
+        self.assertEqual(messages["N5"].failure_reason, "no SMS number")
+        self.assertEqual(job.count_queued, 4)
+
+    @users("ob_manager")
+    def test_statuses_and_active_lists_only(self):
+        completed = self.env.ref("outbound_bulk_messaging.account_status_completed")
+        job = self._send("email", account_statuses=[(6, 0, completed.ids)])
+        self.assertEqual(list(self._messages(job)), ["N4"])
+        job = self._send("email", active_lists_only=True)
+        self.assertEqual(sorted(self._messages(job)), ["N1", "N2", "N3", "N5"])
+
+    def test_blacklists(self):
+        self.env["mail.blacklist"].create({"email": "N1@Example.com"})
+        self.env["phone.blacklist"].create({"number": "+447911100002"})
+        email_messages = self._messages(self._send("email"))
+        self.assertEqual(email_messages["N1"].state, "skipped")
+        self.assertIn("blacklisted", email_messages["N1"].failure_reason)
+        self.assertEqual(email_messages["N2"].state, "queued")
+        sms_messages = self._messages(self._send("sms"))
+        self.assertEqual(sms_messages["N2"].state, "skipped")
+        self.assertIn("blacklisted", sms_messages["N2"].failure_reason)
+        self.assertEqual(sms_messages["N1"].state, "queued")
+
+    def test_resend_window(self):
+        with freeze_time("2026-11-20 10:00:00"):
+            first = self._send("email")
+            first.outbound_message_ids.filtered(lambda m: m.state == "queued").write(
+                {"state": "sent", "sent_at": datetime(2026, 11, 20, 10, 0)}
+            )
+        cases = [
+            # (now, resend period, account N1 queued again?)
+            ("2026-11-20 10:30:00", "all", True),
+            ("2026-11-20 10:30:00", "hour", False),
+            ("2026-11-20 11:30:00", "hour", True),
+            ("2026-11-20 20:00:00", "day", False),
+            ("2026-11-25 10:00:00", "week", False),
+            ("2026-11-28 10:00:00", "week", True),
+            ("2026-12-15 10:00:00", "month", False),
+            ("2027-01-15 10:00:00", "month", True),
+            ("2027-10-01 10:00:00", "year", False),
+        ]
+        for now, period, queued in cases:
+            with self.subTest(now=now, period=period), freeze_time(now):
+                job = self._send("email", resend_period=period)
+                message = self._messages(job)["N1"]
+                self.assertEqual(message.state == "queued", queued, message.failure_reason)
+                if not queued:
+                    self.assertIn(
+                        "already sent to n1@example.com on 2026-11-20", message.failure_reason
+                    )
+                job.action_cancel()
+
+    def test_resend_window_skips_what_another_job_is_about_to_send(self):
+        self._send("email")
+        job = self._send("email", resend_period="day")
+        message = self._messages(job)["N1"]
+        self.assertEqual(message.state, "skipped")
+        self.assertIn("already queued", message.failure_reason)
+
+    # ---- SCHEDULE
+
+    @freeze_time("2026-11-27 09:00:00")
+    def test_schedule_values_reach_the_job(self):
+        job = self._send(
+            "email",
+            use_current_time=False,
+            start_at=datetime(2026, 11, 27, 14, 30),
+            batch_size=50,
+            batch_interval=2,
+            batch_interval_unit="hours",
+        )
+        self.assertEqual(job.start_at, datetime(2026, 11, 27, 14, 30))
+        self.assertEqual(
+            (job.batch_size, job.batch_interval, job.batch_interval_unit), (50, 2, "hours")
+        )
+        self.assertEqual(job.next_run_at, datetime(2026, 11, 27, 14, 30))
+        trigger = self.env["ir.cron.trigger"].search(
+            [("cron_id", "=", self.env.ref("outbound_bulk_messaging.ir_cron_dispatch").id)],
+            order="id desc",
+            limit=1,
+        )
+        self.assertEqual(trigger.call_at, datetime(2026, 11, 27, 14, 30))
+
+    @freeze_time("2026-11-27 09:00:00")
+    def test_start_time_in_the_past_starts_now(self):
+        job = self._send(
+            "email", use_current_time=False, start_at=datetime.now() - timedelta(days=2)
+        )
+        self.assertEqual(job.start_at, datetime(2026, 11, 27, 9, 0))
+
+    # ---- PREVIEW
+
+    def test_preview_renders_for_a_sample_account(self):
+        wizard = self._wizard()
+        self.assertEqual(wizard.preview_account_id.reference, "N1")
+        self.assertEqual(wizard.preview_subject, "Your renewal, Nora")
+        self.assertIn("your reference is N1", wizard.preview_body)
+        self.assertIn("GSM-7", wizard.preview_sms_info)
+        self.assertIn("1 segment", wizard.preview_sms_info)
