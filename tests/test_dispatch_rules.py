@@ -50,6 +50,7 @@ def test_message_error_fails_only_that_message():
     send = Script(b=RecipientError("550 5.1.1 <b@x>: unknown"))
     result = dispatch.send_batch(items("a", "b", "c"), send)
     assert states(result) == [(1, "sent"), (2, "failed"), (3, "sent")]
+    assert not result.outcomes[1].unknown
     assert result.outcomes[1].reason == "550 5.1.1 <b@x>: unknown"
     assert result.pause_reason is None
 
@@ -72,6 +73,7 @@ def test_job_error_with_unknown_outcome_fails_as_unknown():
     result = dispatch.send_batch(items("a", "b"), send)
     assert states(result) == [(1, "failed"), (2, "queued")]
     assert result.outcomes[0].reason == "outcome unknown: timeout after 1 s"
+    assert result.outcomes[0].unknown
     assert result.pause_reason == "timeout after 1 s"
 
 

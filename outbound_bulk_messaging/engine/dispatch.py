@@ -36,6 +36,7 @@ class Outcome:
     parts: int | None = None
     price: float | None = None
     sent_at: datetime | None = None
+    unknown: bool = False  # failed because the outcome is unknown: a receipt may settle it
 
 
 @dataclass
@@ -125,4 +126,4 @@ def _send_throttled(send_one, payload, limiter, throttle_waits, sleep):
 def _stopped_outcome(message_id, error):
     if error.scope == RETRY or error.sent is False:
         return Outcome(message_id, QUEUED)
-    return Outcome(message_id, FAILED, reason=f"outcome unknown: {error}")
+    return Outcome(message_id, FAILED, reason=f"outcome unknown: {error}", unknown=True)

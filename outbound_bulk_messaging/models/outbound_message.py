@@ -1,5 +1,11 @@
+import logging
+
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
+
+from ..engine.gateways import DELIVERY_STATES
+
+_logger = logging.getLogger(__name__)
 
 MESSAGE_STATES = [
     ("queued", "Queued"),
@@ -43,6 +49,18 @@ class OutboundMessage(models.Model):
     batch_id = fields.Integer(
         readonly=True, help="Dispatch batch that claimed the message (crash recovery)."
     )
+    outcome_unknown = fields.Boolean(
+        readonly=True,
+        help="Failed because nobody knows whether it left (timeout, crash): a delivery receipt "
+        "from the provider can still settle it.",
+    )
+    delivery_status = fields.Selection(
+        [(state, state.title()) for state in DELIVERY_STATES],
+        readonly=True,
+        help="What the SMS provider's last delivery receipt said.",
+    )
+    delivery_error = fields.Char(readonly=True, help="The provider's error code for a failure.")
+    delivered_at = fields.Datetime(readonly=True)
     claimed_at = fields.Datetime(
         readonly=True, help="When a dispatcher claimed it: the pace counts claims per window."
     )
@@ -91,3 +109,38 @@ class OutboundMessage(models.Model):
         for job in failed.job_id:
             job._requeued(failed.filtered(lambda message, job=job: message.job_id == job))
         return True
+
+    # ---- DELIVERY RECEIPTS
+
+    def _apply_receipt(self, receipt):
+        """Record an SMS delivery receipt; it settles a message whose outcome was unknown.
+
+        A message failed as "outcome unknown" (a timeout, a crash) that the provider says it
+        accepted or delivered did leave: it becomes sent, which is what reconciling by
+        client_ref means. Nothing is ever resent from here.
+        """
+        self.ensure_one()
+        values = {
+            "delivery_status": receipt.status,
+            "delivery_error": receipt.error_code or False,
+            "delivered_at": receipt.delivered_at if receipt.status == "delivered" else False,
+        }
+        if (
+            self.state == "failed"
+            and self.outcome_unknown
+            and receipt.status not in ("rejected", "unknown")
+        ):
+            values.update(
+                state="sent",
+                sent_at=receipt.delivered_at or fields.Datetime.now(),
+                provider_message_id=receipt.provider_id,
+                outcome_unknown=False,
+                failure_reason=self.env._(
+                    "reconciled from the provider's delivery receipt (%(status)s) "
+                    "after: %(reason)s",
+                    status=receipt.status,
+                    reason=self.failure_reason,
+                ),
+            )
+            _logger.info("Outbound message %s reconciled as sent by a delivery receipt", self.id)
+        self.write(values)

@@ -615,10 +615,11 @@ class OutboundSendJob(models.Model):
                SET state = v.state, failure_reason = v.reason, sent_at = v.sent_at,
                    provider_message_id = v.provider_id, sms_parts = v.parts, sms_price = v.price,
                    claimed_at = CASE WHEN v.state = 'queued' THEN NULL ELSE m.claimed_at END,
+                   outcome_unknown = v.unknown,
                    write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
               FROM unnest(%s::int[], %s::varchar[], %s::text[], %s::timestamp[], %s::varchar[],
-                          %s::int[], %s::float[])
-                   AS v(id, state, reason, sent_at, provider_id, parts, price)
+                          %s::int[], %s::float[], %s::boolean[])
+                   AS v(id, state, reason, sent_at, provider_id, parts, price, unknown)
              WHERE m.id = v.id AND m.state = 'sending'
             """,
             [
@@ -630,6 +631,7 @@ class OutboundSendJob(models.Model):
                 [outcome.provider_id for outcome in outcomes],
                 [outcome.parts for outcome in outcomes],
                 [outcome.price for outcome in outcomes],
+                [outcome.unknown for outcome in outcomes],
             ],
         )
         self.env["outbound.message"].invalidate_model()
@@ -709,7 +711,7 @@ class OutboundSendJob(models.Model):
         cr.execute(
             """
             UPDATE outbound_message SET state = 'failed', failure_reason = %s,
-                   write_date = now() AT TIME ZONE 'UTC'
+                   outcome_unknown = true, write_date = now() AT TIME ZONE 'UTC'
              WHERE batch_id = %s AND state = 'sending'
             """,
             [

@@ -1,3 +1,5 @@
+import secrets
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
@@ -65,7 +67,28 @@ class OutboundSmsGateway(models.Model):
         help="Cap on this gateway's sending rate, across all jobs and workers (Vonage allows 30 "
         "per second per API key by default). 0: no cap.",
     )
+    receipt_token = fields.Char(
+        groups=ADMIN_GROUP,
+        copy=False,
+        readonly=True,
+        default=lambda self: secrets.token_urlsafe(24),
+        help="Secret part of the delivery receipt URL: only the provider knows it.",
+    )
+    receipt_url = fields.Char(
+        string="Delivery Receipt URL",
+        compute="_compute_receipt_url",
+        groups=ADMIN_GROUP,
+        help="Set it as the SMS delivery receipt (DLR) webhook in the provider's dashboard.",
+    )
     test_number = fields.Char(groups=ADMIN_GROUP, help="E.164 number for the test SMS.")
+
+    @api.depends("receipt_token", "provider")
+    def _compute_receipt_url(self):
+        base_url = self.get_base_url()
+        for gateway in self:
+            gateway.receipt_url = (
+                f"{base_url}/outbound/sms/{gateway.provider}/receipt/{gateway.receipt_token}"
+            )
 
     @api.constrains("messages_per_second", "timeout")
     def _check_limits(self):
@@ -133,3 +156,41 @@ class OutboundSmsGateway(models.Model):
             timeout=gateway.timeout,
             ca_bundle=gateway.ca_file or None,
         )
+
+    # ---- DELIVERY RECEIPTS
+
+    @api.model
+    def _handle_receipt(self, provider, token, params):
+        """Apply a delivery receipt received on a gateway's webhook.
+
+        :return: None when no gateway has this token, else whether a message matched
+        """
+        gateway = self.sudo().search(
+            [("provider", "=", provider), ("receipt_token", "=", token)], limit=1
+        )
+        if not token or not gateway:
+            return None
+        receipt = GATEWAYS[provider].parse_receipt(
+            params,
+            api_key=gateway.api_key,
+            signature_secret=gateway.signature_secret or None,
+            signature_method=gateway.signature_method or "md5",
+        )
+        message = gateway._find_receipt_message(receipt)
+        if message:
+            message._apply_receipt(receipt)
+        return bool(message)
+
+    def _find_receipt_message(self, receipt):
+        """The message the receipt's client_ref names, if it went to that number by this gateway."""
+        if not receipt.client_ref.isdigit():
+            return self.env["outbound.message"]
+        message = self.env["outbound.message"].sudo().browse(int(receipt.client_ref)).exists()
+        to = "+" + receipt.to.removeprefix("+")
+        if (
+            message.channel != "sms"
+            or message.job_id.sms_gateway_id != self
+            or message.address != to
+        ):
+            return self.env["outbound.message"]
+        return message

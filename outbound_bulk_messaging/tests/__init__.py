@@ -4,6 +4,7 @@ from . import (
     test_dispatch,
     test_dispatch_sms,
     test_import,
+    test_receipts,
     test_security,
     test_send_wizard,
     test_template,

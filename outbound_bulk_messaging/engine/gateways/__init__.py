@@ -6,7 +6,7 @@ failure to a :mod:`..errors` ``GatewayError``), then add one line to :data:`GATE
 """
 
 from ..errors import AccountError
-from .base import SmsGateway, SmsRequest, SmsResult
+from .base import DELIVERY_STATES, DeliveryReceipt, SmsGateway, SmsRequest, SmsResult
 from .vonage import VonageGateway
 
 GATEWAYS = {

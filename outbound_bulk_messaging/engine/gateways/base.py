@@ -40,6 +40,26 @@ class SmsResult:
     raw: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """What a provider's delivery receipt says about one message (or one of its parts).
+
+    ``client_ref`` is the reference given when sending (our message id); ``status`` is one of
+    ``DELIVERY_STATES``; ``delivered_at`` a naive UTC datetime or ``None``.
+    """
+
+    client_ref: str
+    provider_id: str
+    to: str
+    status: str
+    error_code: str | None = None
+    delivered_at: object = None
+
+
+# What a receipt can say; "accepted" and "buffered" are on their way, the others final.
+DELIVERY_STATES = ("accepted", "buffered", "delivered", "expired", "failed", "rejected", "unknown")
+
+
 class SmsGateway(abc.ABC):
     """Base class of the provider adapters.
 
@@ -66,6 +86,15 @@ class SmsGateway(abc.ABC):
     @abc.abstractmethod
     def send(self, request):
         """Send one :class:`SmsRequest` and return its :class:`SmsResult`."""
+
+    @classmethod
+    def parse_receipt(cls, params, **config):
+        """Read a delivery receipt webhook's ``params`` into a :class:`DeliveryReceipt`.
+
+        :raises AccountError: the receipt is not authentic (bad signature, other account)
+        :raises ValueError: the receipt is malformed
+        """
+        raise NotImplementedError(f"{cls.provider} sends no delivery receipts we can read")
 
     def close(self):  # noqa: B027 - optional: most gateways hold nothing open
         """Release what the gateway holds open; the base class holds nothing."""

@@ -14,6 +14,7 @@ import os
 import re
 import ssl
 import time
+from datetime import datetime
 
 import requests
 from pydantic import ValidationError
@@ -30,7 +31,7 @@ from ..errors import (
     RecipientError,
     ThrottledError,
 )
-from .base import SmsGateway, SmsResult
+from .base import DELIVERY_STATES, DeliveryReceipt, SmsGateway, SmsResult
 
 # Vonage SMS API statuses (https://developer.vonage.com/en/messaging/sms/guides/troubleshooting-sms)
 STATUS_ERRORS = {
@@ -210,6 +211,36 @@ class VonageGateway(SmsGateway):
             raw=body,
         )
 
+    # ---- DELIVERY RECEIPTS
+
+    @classmethod
+    def parse_receipt(
+        cls, params, api_key=None, signature_secret=None, signature_method="md5", **_config
+    ):
+        """Read a Vonage SMS delivery receipt (the DLR webhook's query or form parameters).
+
+        The receipt must name this gateway's API key; with a signature secret it must also be
+        signed with it (Vonage's "signed webhooks"), as Auth.sign_params does for requests.
+        """
+        if not api_key or params.get("api-key") != api_key:
+            raise AccountError("vonage: delivery receipt for another API key")
+        if signature_secret and not _valid_signature(
+            params, api_key, signature_secret, signature_method
+        ):
+            raise AccountError("vonage: delivery receipt with a missing or wrong signature")
+        status = (params.get("status") or "unknown").lower()
+        error_code = params.get("err-code")
+        if not params.get("client-ref") or not params.get("messageId"):
+            raise ValueError("vonage: delivery receipt without client-ref or messageId")
+        return DeliveryReceipt(
+            client_ref=params["client-ref"],
+            provider_id=params["messageId"],
+            to=params.get("msisdn") or "",
+            status=status if status in DELIVERY_STATES else "unknown",
+            error_code=error_code if error_code not in (None, "", "0") else None,
+            delivered_at=_receipt_time(params.get("message-timestamp") or params.get("scts")),
+        )
+
     # ---- ERROR MAPPING
 
     def _unexpected_answer(self, request):
@@ -350,3 +381,21 @@ def _reason(exc):
     """The socket-level cause of a requests failure, as ``Class: text``."""
     root = _find(exc, OSError, lambda err: not isinstance(err, requests.RequestException)) or exc
     return f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
+
+
+def _valid_signature(params, api_key, secret, method):
+    """Check ``sig`` with the SDK's own Auth.check_signature (it signs as Vonage does)."""
+    if method not in SIGNATURE_METHODS or not params.get("sig") or not params.get("timestamp"):
+        return False  # without a timestamp the SDK would sign with the current time
+    auth = Auth(api_key=api_key, signature_secret=secret, signature_method=method)
+    return auth.check_signature(dict(params))
+
+
+def _receipt_time(value):
+    """'2026-11-27 09:00:05' (message-timestamp) or '2611270900' (scts, YYMMDDhhmm), in UTC."""
+    for pattern in ("%Y-%m-%d %H:%M:%S", "%y%m%d%H%M"):
+        try:
+            return datetime.strptime(value or "", pattern)
+        except ValueError:
+            continue
+    return None
