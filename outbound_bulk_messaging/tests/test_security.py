@@ -89,12 +89,19 @@ class TestMultiCompany(OutboundCase):
                 self.assertFalse(self.env[model].search([("id", "=", record.id)]))
                 with self.assertRaises(AccessError):
                     record.with_env(self.env).read(["display_name"])
-        self.assertEqual(self.env["outbound.account"].search_count([]), 3)
-        self.assertEqual(self.env["outbound.campaign"].search([]), self.campaign)
+        visible = self.env["outbound.account"].search([])
+        self.assertFalse(visible & self.account_b.with_env(self.env))
+        self.assertEqual(visible.company_id, self.env.company)
+        self.assertIn(self.campaign, self.env["outbound.campaign"].search([]))
+        self.assertNotIn(self.campaign_b, self.env["outbound.campaign"].search([]))
 
     @users("ob_manager")
     def test_user_of_both_companies_sees_both(self):
         self.env.user.sudo().company_ids |= self.company_b
         companies = self.env.user.company_ids
         env = self.env(context=dict(self.env.context, allowed_company_ids=companies.ids))
-        self.assertEqual(env["outbound.account"].search_count([]), 5)
+        env_a = self.env(context=dict(self.env.context, allowed_company_ids=self.env.company.ids))
+        domain = [("id", "in", self.account_b.ids)]
+        self.assertEqual(env_a["outbound.account"].search_count(domain), 0)
+        self.assertEqual(env["outbound.account"].search_count(domain), 2)
+        self.assertIn(self.campaign_b, env["outbound.campaign"].search([]))
