@@ -30,5 +30,8 @@
     "demo": [
         "demo/outbound_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": ["outbound_bulk_messaging/static/tests/tours/*.js"],
+    },
     "application": True,
 }
