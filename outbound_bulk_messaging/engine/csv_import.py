@@ -318,6 +318,12 @@ class _TextLines(_LineSource):
         except UnicodeDecodeError as exc:
             self._broken = f"not valid {self.encoding}: {exc.reason} at the end of the file"
             return "\ufffd"
+        except UnicodeError as exc:
+            # The "utf-16" decoder raises a plain UnicodeError for a file without a byte order
+            # mark (most often a UTF-8 file read with a UTF-16 profile): the file is unreadable.
+            raise ImportFormatError(
+                f"not valid {self.encoding} ({exc}): check the file's encoding"
+            ) from None
 
     def _preview(self, line):
         return line

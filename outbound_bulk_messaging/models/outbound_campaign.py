@@ -9,6 +9,7 @@ class OutboundCampaign(models.Model):
     _description = "Outbound Campaign"
     _inherit = ["mail.thread"]
     _order = "name, id"
+    _check_company_auto = True
 
     name = fields.Char(required=True, tracking=True)
     active = fields.Boolean(default=True, tracking=True)
@@ -37,6 +38,7 @@ class OutboundCampaign(models.Model):
         "outbound.sms.gateway",
         string="SMS Gateway",
         tracking=True,
+        check_company=True,
         domain="[('company_id', '=', company_id)]",
         help="Provider account used for this campaign's SMS.",
     )

@@ -18,6 +18,7 @@ class OutboundTemplate(models.Model):
     _name = "outbound.template"
     _description = "Outbound Message Template"
     _order = "campaign_id, name, id"
+    _check_company_auto = True
 
     name = fields.Char(required=True)
     active = fields.Boolean(default=True)
@@ -25,6 +26,7 @@ class OutboundTemplate(models.Model):
         "outbound.campaign",
         index=True,
         ondelete="cascade",
+        check_company=True,
         help="Empty: the template is shared by every campaign of the company.",
     )
     company_id = fields.Many2one(

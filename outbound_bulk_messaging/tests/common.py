@@ -3,6 +3,7 @@ import contextlib
 import csv
 import io
 import tempfile
+import zipfile
 from unittest.mock import patch
 
 from odoo import modules
@@ -82,9 +83,12 @@ class OutboundCase(TransactionCase):
         return wizard
 
     def _report_rows(self, wizard):
-        """The import report as a list of dicts (BOM stripped)."""
-        text = wizard.report_attachment_id.raw.decode("utf-8-sig")
-        return list(csv.DictReader(io.StringIO(text)))
+        """The import report as a list of dicts (BOM stripped, unzipped when large)."""
+        raw = wizard.report_attachment_id.raw
+        if wizard.report_attachment_id.mimetype == "application/zip":
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                raw = archive.read(archive.namelist()[0])
+        return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
 
 
 class SendingCase(OutboundCase):

@@ -105,3 +105,20 @@ class TestMultiCompany(OutboundCase):
         self.assertEqual(env_a["outbound.account"].search_count(domain), 0)
         self.assertEqual(env["outbound.account"].search_count(domain), 2)
         self.assertIn(self.campaign_b, env["outbound.campaign"].search([]))
+
+
+@tagged("post_install", "-at_install")
+class TestMailServerChoice(OutboundCase):
+    def test_manager_chooses_a_mail_server_but_never_sees_its_password(self):
+        server = self.env["ir.mail_server"].create(
+            {"name": "Relay", "smtp_host": "relay.example", "smtp_user": "u", "smtp_pass": "secret"}
+        )
+        campaign = self.campaign.with_user(self.user_manager)
+        campaign.mail_server_id = server
+        self.assertEqual(campaign.mail_server_id.display_name, "Relay")
+        with self.assertRaises(AccessError):
+            server.with_user(self.user_manager).read(["smtp_pass"])
+        with self.assertRaises(AccessError):
+            server.with_user(self.user_manager).write({"smtp_host": "evil.example"})
+        with self.assertRaises(AccessError):
+            server.with_user(self.user_outbound).read(["name"])

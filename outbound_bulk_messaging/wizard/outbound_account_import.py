@@ -4,7 +4,9 @@ import io
 import json
 import logging
 import os
+import shutil
 import tempfile
+import zipfile
 
 from odoo import fields, models
 from odoo.exceptions import UserError
@@ -18,6 +20,8 @@ _logger = logging.getLogger(__name__)
 # Rows are streamed to PostgreSQL with COPY in chunks of this size: large enough to amortise a
 # round trip, small enough that memory stays flat whatever the file size.
 COPY_CHUNK = 10_000
+# Reports larger than this (bytes) are attached zipped.
+REPORT_ZIP_SIZE = 1_000_000
 
 ROW_COLUMNS = (
     "line",
@@ -145,7 +149,9 @@ class OutboundAccountImport(models.TransientModel):
                 columns.update(item.data)
                 row_writer.writerow(self._row_values(item))
             else:
-                error_writer.writerow([item.line, "error", item.reference, item.reason, item.raw])
+                error_writer.writerow(
+                    [item.line, "error", _no_nul(item.reference), item.reason, _no_nul(item.raw)]
+                )
             if count % COPY_CHUNK == 0:
                 self._copy_chunk(rows, errors)
                 rows, errors = io.StringIO(), io.StringIO()
@@ -392,31 +398,54 @@ class OutboundAccountImport(models.TransientModel):
         return self.env.cr.fetchone()
 
     def _attach_report(self):
+        """Attach the report to the list: CSV, or zipped CSV when large.
+
+        The rows go from the work table to a temporary file page by page, and a large report
+        is zipped (nor indexed as text by ir.attachment): memory stays small whatever the number
+        of reported rows.
+        """
+        name = self.env._("Import report - %s", self.filename or self.list_id.name)
         with tempfile.TemporaryFile() as buffer:
-            writer = ReportWriter(buffer)
-            self.env.cr.execute(
-                "SELECT line, severity, reference, reason, raw FROM outbound_import_report "
-                "ORDER BY line, severity"
-            )
-            while batch := self.env.cr.fetchmany(COPY_CHUNK):
-                for line, severity, reference, reason, raw in batch:
-                    writer.add(line, severity, reference, reason, raw)
+            self._write_report(buffer)
+            size = buffer.tell()
             buffer.seek(0)
-            return (
-                self.env["ir.attachment"]
-                .sudo()
-                .create(
-                    {
-                        "name": self.env._(
-                            "Import report - %s.csv", self.filename or self.list_id.name
-                        ),
-                        "raw": buffer.read(),
-                        "mimetype": "text/csv",
-                        "res_model": "outbound.list",
-                        "res_id": self.list_id.id,
-                    }
-                )
+            if size > REPORT_ZIP_SIZE:
+                raw, name, mimetype = _zip(buffer, f"{name}.csv"), f"{name}.zip", "application/zip"
+            else:
+                raw, name, mimetype = buffer.read(), f"{name}.csv", "text/csv"
+        return (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": name,
+                    "raw": raw,
+                    "mimetype": mimetype,
+                    "res_model": "outbound.list",
+                    "res_id": self.list_id.id,
+                }
             )
+        )
+
+    def _write_report(self, stream):
+        """Stream the reported rows, in line order, one page at a time (keyset pagination)."""
+        cr = self.env.cr
+        cr.execute("CREATE INDEX ON outbound_import_report (line, severity)")
+        writer, last = ReportWriter(stream), (-1, "")
+        while True:
+            cr.execute(
+                """
+                SELECT line, severity, reference, reason, raw FROM outbound_import_report
+                 WHERE (line, severity) > (%s, %s) ORDER BY line, severity LIMIT %s
+                """,
+                [*last, COPY_CHUNK],
+            )
+            page = cr.fetchall()
+            if not page:
+                return
+            for line, severity, reference, reason, raw in page:
+                writer.add(line, severity, reference, reason, raw)
+            last = page[-1][:2]
 
     def _post_summary(self):
         self.list_id.message_post(
@@ -441,3 +470,20 @@ class OutboundAccountImport(models.TransientModel):
             "view_mode": "form",
             "target": "new",
         }
+
+
+def _zip(stream, member_name):
+    """The bytes of a zip archive holding ``stream``'s content as ``member_name``."""
+    with tempfile.TemporaryFile() as archive:
+        with (
+            zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped,
+            zipped.open(member_name, "w") as member,
+        ):
+            shutil.copyfileobj(stream, member, 1 << 20)
+        archive.seek(0)
+        return archive.read()
+
+
+def _no_nul(text):
+    """PostgreSQL text cannot hold NUL: a rejected line that has one is reported with U+FFFD."""
+    return text.replace("\x00", "\ufffd") if text else text

@@ -101,8 +101,13 @@ class OutboundSendWizard(models.TransientModel):
     def _compute_template_id(self):
         for wizard in self:
             if not wizard.template_id:
+                # Computed as superuser (stored field): another company's shared templates
+                # must not be candidates.
                 wizard.template_id = self.env["outbound.template"].search(
-                    [("campaign_id", "in", [wizard.campaign_id.id, False])],
+                    [
+                        ("campaign_id", "in", [wizard.campaign_id.id, False]),
+                        ("company_id", "=", wizard.campaign_id.company_id.id),
+                    ],
                     order="campaign_id, id",
                     limit=1,
                 )
@@ -163,6 +168,16 @@ class OutboundSendWizard(models.TransientModel):
                     values["preview_error"] = str(error)
             wizard.update(values)
 
+    @api.constrains("campaign_id", "list_id", "template_id", "preview_account_id")
+    def _check_records_access(self):
+        """What the wizard shows and sends must be readable by whoever opens it.
+
+        The panel counts in SQL and the cron renders as superuser, so a campaign, list, template
+        or account of another company given by id would otherwise leak or be sent.
+        """
+        for field_name in ("campaign_id", "list_id", "template_id", "preview_account_id"):
+            self[field_name].check_access("read")
+
     # ---- ACTIONS
 
     @api.model
@@ -203,6 +218,8 @@ class OutboundSendWizard(models.TransientModel):
                 )
             )
         self.campaign_id.check_access("write")
+        # Values may be in the cache from a superuser compute: check rights, not just reads.
+        self._check_records_access()
         blockers = self._get_blockers(channel)
         if blockers:
             raise UserError(
