@@ -2,11 +2,12 @@
 PYTHON ?= python3
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: setup test test-engine test-odoo test-faults run lint bench pot help
+.PHONY: setup test test-engine test-odoo test-faults run lint bench pot screenshots help
 
 help:
 	@echo "make setup    install the Python dependencies (and Debian's chromium for the UI tour)"
 	@echo "make test     Odoo-free pytest suite, then the addon's Odoo suite when Odoo is installed"
+	@echo "make test-faults  crash, concurrency and failing-provider scenarios on real Odoo processes"
 	@echo "make run      start Odoo with the addon and demo data on http://localhost:8069"
 	@echo "make lint     ruff and pylint-odoo"
 	@echo "make bench    the benchmarks of bench/"
@@ -23,6 +24,10 @@ test-engine:
 test-odoo:
 	$(PYTHON) tools/odoo_tests.py
 
+# Real Odoo server processes killed, raced and starved (needs Odoo; skipped loudly without).
+test-faults:
+	$(PYTHON) tools/run_faults.py
+
 run:
 	$(PYTHON) tools/odoo_run.py
 
@@ -31,5 +36,12 @@ lint:
 	ruff format --check .
 	$(PYTHON) -m pylint --rcfile=.pylintrc outbound_bulk_messaging
 
+# docs/*.png from demo data, through the same headless Chromium as the UI tour.
+screenshots:
+	$(PYTHON) tools/screenshots.py
+
 bench:
 	$(PYTHON) bench/bench_render.py
+	$(PYTHON) bench/bench_import.py
+	$(PYTHON) bench/bench_wizard.py
+	$(PYTHON) bench/bench_send.py

@@ -128,3 +128,16 @@ def test_count(state):
     send = Script(b=RecipientError("no"), c=AccountError("stop"))
     result = dispatch.send_batch(items("a", "b", "c", "d"), send)
     assert result.count(state) == {"sent": 1, "failed": 1, "queued": 2}[state]
+
+
+def test_deadline_requeues_untried_messages_but_always_tries_one():
+    ticks = iter([5, 11])  # read before the 2nd and the 3rd message
+    send = Script()
+    result = dispatch.send_batch(
+        items("a", "b", "c", "d"), send, deadline=10, clock=lambda: next(ticks)
+    )
+    assert states(result) == [(1, "sent"), (2, "sent"), (3, "queued"), (4, "queued")]
+    assert result.out_of_time
+    assert send.calls == ["a", "b"]
+    late = dispatch.send_batch(items("a", "b"), Script(), deadline=0, clock=lambda: 99)
+    assert states(late) == [(1, "sent"), (2, "queued")]

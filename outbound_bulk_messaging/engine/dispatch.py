@@ -11,6 +11,8 @@ error taxonomy (:mod:`.errors`) live here, once:
   yet tried go back to the queue;
 - a throttled message waits and is tried again (it was not accepted); when throttling lasts, it
   and the rest go back to the queue for a later run;
+- once the ``deadline`` has passed, the messages not yet tried go back to the queue: a slow
+  provider must not keep the cron worker past its time budget (the batch is claimed whole);
 - a template that cannot be rendered for an account fails that message only.
 
 Nothing here retries a failed message: failures are final until someone requeues them.
@@ -44,6 +46,7 @@ class BatchResult:
     outcomes: list = field(default_factory=list)
     pause_reason: str | None = None
     throttled: bool = False
+    out_of_time: bool = False
 
     def count(self, state):
         return sum(1 for outcome in self.outcomes if outcome.state == state)
@@ -64,17 +67,31 @@ def _utcnow():
 
 
 def send_batch(
-    items, send_one, *, limiter=None, throttle_waits=(1, 2, 4), sleep=time.sleep, now=_utcnow
+    items,
+    send_one,
+    *,
+    limiter=None,
+    throttle_waits=(1, 2, 4),
+    sleep=time.sleep,
+    now=_utcnow,
+    deadline=None,
+    clock=time.monotonic,
 ):
     """Send ``items`` (``(message_id, payload)`` pairs) one by one with ``send_one(payload)``.
 
     ``send_one`` returns an :class:`Accepted` or raises a :class:`~.errors.GatewayError` or a
     :class:`~.errors.TemplateError`. ``limiter`` (a :class:`~.pacing.RateLimiter`) spaces the
-    sends. Returns a :class:`BatchResult` with one outcome per item, in order.
+    sends. Past ``deadline`` (a ``clock()`` value) no new message is tried: the first one always
+    is, so that every batch makes progress. Returns a :class:`BatchResult` with one outcome per
+    item, in order.
     """
     result = BatchResult()
     items = list(items)
     for index, (message_id, payload) in enumerate(items):
+        if index and deadline is not None and clock() >= deadline:
+            result.outcomes += [Outcome(later_id, QUEUED) for later_id, _payload in items[index:]]
+            result.out_of_time = True
+            break
         try:
             accepted = _send_throttled(send_one, payload, limiter, throttle_waits, sleep)
         except TemplateError as error:

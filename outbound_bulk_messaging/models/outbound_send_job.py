@@ -6,7 +6,9 @@ from datetime import timedelta
 import psycopg2.errors
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+
+from odoo.addons.base.models.ir_cron import MAX_BATCH_PER_CRON_JOB
 
 from ..engine import dispatch, pacing, render, sms
 from ..engine.errors import GatewayError, TemplateError
@@ -50,6 +52,9 @@ JOB_LOCK = 0x0B0C
 UPDATE_ATTEMPTS = 5
 # Seconds to wait when another dispatcher is claiming a batch of the same job.
 CLAIM_WAIT = 0.01
+# What a Campaign Manager may still change on a job: its pace. The rest is its history, changed
+# only by the job's own actions (which check the rights, then write as superuser).
+EDITABLE_FIELDS = frozenset({"batch_size", "batch_interval", "batch_interval_unit"})
 INTERVAL_UNITS = [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days")]
 CHANNELS = [("email", "Email"), ("sms", "SMS")]
 
@@ -65,6 +70,9 @@ class OutboundSendJob(models.Model):
     _description = "Outbound Send Job"
     _inherit = ["mail.thread"]
     _order = "id desc"
+    # The cron sends as superuser: the job must not point at another company's gateway,
+    # template or list (it would send on that company's account or with its text).
+    _check_company_auto = True
 
     name = fields.Char(required=True, readonly=True, default="/", copy=False)
     campaign_id = fields.Many2one(
@@ -74,6 +82,7 @@ class OutboundSendJob(models.Model):
         "outbound.list",
         readonly=True,
         ondelete="set null",
+        check_company=True,
         help="Empty: all lists of the campaign.",
     )
     company_id = fields.Many2one(
@@ -84,7 +93,7 @@ class OutboundSendJob(models.Model):
     )
     channel = fields.Selection(CHANNELS, required=True, readonly=True)
     template_id = fields.Many2one(
-        "outbound.template", required=True, readonly=True, ondelete="restrict"
+        "outbound.template", required=True, readonly=True, ondelete="restrict", check_company=True
     )
     account_statuses = fields.Many2many("outbound.account.status", readonly=True)
     resend_period = fields.Selection(RESEND_PERIODS, default="all", required=True, readonly=True)
@@ -104,7 +113,9 @@ class OutboundSendJob(models.Model):
     email_from = fields.Char(readonly=True)
     mail_server_id = fields.Many2one("ir.mail_server", readonly=True)
     sms_sender = fields.Char(string="SMS Sender", readonly=True)
-    sms_gateway_id = fields.Many2one("outbound.sms.gateway", string="SMS Gateway", readonly=True)
+    sms_gateway_id = fields.Many2one(
+        "outbound.sms.gateway", string="SMS Gateway", readonly=True, check_company=True
+    )
     outbound_message_ids = fields.One2many("outbound.message", "job_id", string="Outbound Messages")
     count_total = fields.Integer(compute="_compute_counts", string="Total Messages")
     count_queued = fields.Integer(compute="_compute_counts", string="Awaiting")
@@ -157,6 +168,17 @@ class OutboundSendJob(models.Model):
                 vals["name"] = self.env["ir.sequence"].next_by_code("outbound.send.job") or "/"
         return super().create(vals_list)
 
+    def write(self, vals):
+        if not self.env.su and not set(vals) <= EDITABLE_FIELDS:
+            raise AccessError(
+                self.env._(
+                    "Only the pace of a send job can be changed (%(fields)s); the rest is "
+                    "its history.",
+                    fields=", ".join(sorted(set(vals) - EDITABLE_FIELDS)),
+                )
+            )
+        return super().write(vals)
+
     # ---- ACTIONS
 
     def action_pause(self):
@@ -168,7 +190,7 @@ class OutboundSendJob(models.Model):
     def action_resume(self):
         self._check_can_manage()
         for job in self.filtered(lambda job: job.state == "paused"):
-            job.write({"state": "scheduled", "state_reason": False})
+            job.sudo().write({"state": "scheduled", "state_reason": False})
             job._schedule_dispatch(max(job.start_at, fields.Datetime.now()))
         return True
 
@@ -178,16 +200,8 @@ class OutboundSendJob(models.Model):
         jobs = self.filtered(lambda job: job.state not in ("done", "cancelled"))
         if not jobs:
             return True
-        self.env.cr.execute(
-            """
-            UPDATE outbound_message SET state = 'skipped', failure_reason = %s,
-                   write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
-             WHERE job_id = ANY(%s) AND state = 'queued'
-            """,
-            [self.env._("job cancelled before it was sent"), self.env.uid, jobs.ids],
-        )
-        self.env["outbound.message"].invalidate_model(["state", "failure_reason"])
-        jobs.write({"state": "cancelled", "done_at": fields.Datetime.now()})
+        jobs._skip_queued()
+        jobs.sudo().write({"state": "cancelled", "done_at": fields.Datetime.now()})
         return True
 
     def action_view_messages(self):
@@ -202,10 +216,24 @@ class OutboundSendJob(models.Model):
     def action_retry_failed(self):
         """Requeue every failed message of the job ("Retry failed")."""
         self.ensure_one()
-        failed = self.outbound_message_ids.filtered(lambda message: message.state == "failed")
+        failed = self.env["outbound.message"].search(
+            [("job_id", "=", self.id), ("state", "=", "failed")]
+        )
         if not failed:
             raise UserError(self.env._("Job %s has no failed message.", self.name))
         return failed.action_retry()
+
+    def _skip_queued(self):
+        """Skip what is still queued in these jobs: it will not be sent."""
+        self.env.cr.execute(
+            """
+            UPDATE outbound_message SET state = 'skipped', failure_reason = %s,
+                   write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
+             WHERE job_id = ANY(%s) AND state = 'queued'
+            """,
+            [self.env._("job cancelled before it was sent"), self.env.uid, self.ids],
+        )
+        self.env["outbound.message"].invalidate_model(["state", "failure_reason"])
 
     def _check_can_manage(self):
         """Only those who may edit the campaign's properties may send, pause or cancel."""
@@ -371,14 +399,29 @@ class OutboundSendJob(models.Model):
         when = when or fields.Datetime.now()
         if self.next_run_at == when and when > fields.Datetime.now():
             return  # already planned: a waiting job must not pile up triggers
-        self.write({"next_run_at": when})
-        self.env.ref("outbound_bulk_messaging.ir_cron_dispatch")._trigger(at=when)
+        self.sudo().write({"next_run_at": when})
+        for cron in self._get_dispatch_crons():
+            cron._trigger(at=when)
+
+    @api.model
+    def _get_dispatch_crons(self):
+        """The scheduled actions that dispatch: the shipped one and any copy of it.
+
+        Odoo runs one scheduled action in one worker at a time; an administrator who wants
+        several workers or servers to send at once duplicates the action, and every copy is
+        woken when a batch is due.
+        """
+        return (
+            self.env["ir.cron"]
+            .sudo()
+            .search([("model_id.model", "=", self._name), ("code", "=", "model._cron_dispatch()")])
+        )
 
     def _pause(self, reason, by_user=False):
         self.ensure_one()
         if not by_user:
             _logger.warning("Send job %s paused: %s", self.name, reason)
-        self.write({"state": "paused", "state_reason": reason})
+        self.sudo().write({"state": "paused", "state_reason": reason})
         self.message_post(body=self.env._("Job paused: %s", reason))
 
     def _requeued(self, messages):
@@ -392,7 +435,7 @@ class OutboundSendJob(models.Model):
         )
         # A paused job stays paused until resumed; any other is reopened for these messages.
         if self.state != "paused":
-            self.write({"state": "scheduled", "done_at": False})
+            self.sudo().write({"state": "scheduled", "done_at": False})
             self._schedule_dispatch()
 
     # ---- DISPATCH
@@ -411,21 +454,32 @@ class OutboundSendJob(models.Model):
 
     @api.model
     def _cron_dispatch(self):
-        """Scheduled action: send what the pace allows now for every due job, within a budget."""
+        """Scheduled action: send what the pace allows now for every due job, within a budget.
+
+        While messages remain, Odoo runs the action again at once, up to MAX_BATCH_PER_CRON_JOB
+        times in the same turn of the cron worker, and the worker's time limit applies to the
+        whole turn: each run gets that share of the budget.
+        """
         self._recover_interrupted()
-        deadline = time.monotonic() + self._get_time_budget()
+        share = self._get_time_budget() / MAX_BATCH_PER_CRON_JOB
+        deadline = time.monotonic() + share
         limiters = {}
         processed = 0
         for job in self._get_due_jobs():
             processed += job._dispatch(deadline, limiters)
             if time.monotonic() >= deadline:
                 break
-        self.env["ir.cron"]._notify_progress(done=processed, remaining=self._count_ready_messages())
+        remaining = self._count_ready_messages()
+        if time.monotonic() >= deadline + share:
+            # One send outlasted the run's share (a provider stalling until its timeout): end
+            # the worker's turn, the next one starts at the cron's next call.
+            remaining = 0
+        self.env["ir.cron"]._notify_progress(done=processed, remaining=remaining)
         return processed
 
     @api.model
     def _get_time_budget(self):
-        """Seconds one cron run may spend sending (below the cron worker's time limit)."""
+        """Seconds one turn of the cron worker may spend sending (below its time limit)."""
         param = self.env["ir.config_parameter"].sudo().get_param("outbound.dispatch_time_budget")
         return float(param or 60)
 
@@ -472,7 +526,7 @@ class OutboundSendJob(models.Model):
                 except _GatewayBusy:
                     self._release_batch(batch_id, message_ids)
                     break
-                result = self._send_batch(batch_id, message_ids, channel)
+                result = self._send_batch(batch_id, message_ids, channel, deadline)
                 processed += len(message_ids)
                 if result.pause_reason:
                     self._update_job(pause=result.pause_reason)
@@ -548,12 +602,16 @@ class OutboundSendJob(models.Model):
             self._update_job(values={"state": "running"})
         return batch_id, message_ids
 
-    def _send_batch(self, batch_id, message_ids, channel):
+    def _send_batch(self, batch_id, message_ids, channel, deadline=None):
         started = time.monotonic()
         try:
             rows = self._load_batch(message_ids)
             result = dispatch.send_batch(
-                rows, channel.send, limiter=channel.limiter, throttle_waits=THROTTLE_WAITS
+                rows,
+                channel.send,
+                limiter=channel.limiter,
+                throttle_waits=THROTTLE_WAITS,
+                deadline=deadline,
             )
             self._record(result)
             self._commit()
@@ -663,7 +721,7 @@ class OutboundSendJob(models.Model):
                 )
                 self.invalidate_recordset()
                 if values:
-                    self.write(values)
+                    self.sudo().write(values)
                 if pause and self.state in ("scheduled", "running"):
                     self._pause(pause)
                 if finish:
@@ -677,11 +735,17 @@ class OutboundSendJob(models.Model):
                 time.sleep(0.05 * attempt)
 
     def _finish_or_reschedule(self):
+        if self.state == "cancelled":
+            # A batch in flight when the job was cancelled put its untried messages back.
+            self._skip_queued()
+            return
         if self.state not in ("scheduled", "running"):
             return
         counts = self._get_message_counts().get(self.id, {})
         if not counts.get("queued") and not counts.get("sending"):
-            self.write({"state": "done", "done_at": fields.Datetime.now(), "next_run_at": False})
+            self.sudo().write(
+                {"state": "done", "done_at": fields.Datetime.now(), "next_run_at": False}
+            )
             self.message_post(body=self._get_done_summary(counts))
             return
         now = fields.Datetime.now()
