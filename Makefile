@@ -36,6 +36,10 @@ lint:
 	ruff format --check .
 	$(PYTHON) -m pylint --rcfile=.pylintrc outbound_bulk_messaging
 
+# The translation template, from a fresh database.
+pot:
+	$(PYTHON) tools/export_pot.py
+
 # docs/*.png from demo data, through the same headless Chromium as the UI tour.
 screenshots:
 	$(PYTHON) tools/screenshots.py
