@@ -173,3 +173,29 @@ def test_rate_limiter_in_real_time():
     elapsed = time.monotonic() - started
 
     assert 5 / 50 <= elapsed < 1
+
+
+def test_rate_limiter_spaces_from_the_actual_send_when_sleep_overshoots():
+    clock = FakeClock()
+
+    overshoots = iter([0.01, 0.0, 0.01, 0.0])
+
+    def late_sleep(seconds):  # the OS wakes the sender up to 10 ms late
+        clock.now += seconds + next(overshoots)
+
+    limiter = RateLimiter(10, clock=clock, sleep=late_sleep)
+    sent_at = []
+    for _ in range(5):
+        limiter.wait()
+        sent_at.append(clock.now)
+    gaps = [later - earlier for earlier, later in zip(sent_at, sent_at[1:])]
+    assert all(gap >= 0.1 - 1e-9 for gap in gaps), gaps
+
+
+def test_rate_limiter_slack_widens_the_period():
+    clock = FakeClock()
+    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep, slack=0.02)
+    for _ in range(31):
+        limiter.wait()
+    # 31 sends span 30 periods of 1.02 / 30 s: never 31 within one second.
+    assert clock.now - 100.0 == pytest.approx(1.02)

@@ -58,15 +58,19 @@ def allowance(batch_size, used_in_window, *, due=True):
 
 
 class RateLimiter:
-    """Spaces sends at most ``per_second`` apart, as a token bucket that holds one token.
+    """Spaces sends at least ``(1 + slack) / per_second`` apart, as a token bucket of one token.
 
     ``wait()`` before each send blocks until that send is allowed, so N sends take at least
-    ``(N - 1) / per_second`` seconds; time spent idle is not saved up for a burst. ``per_second``
-    ``None`` or ``<= 0`` means no limit. ``clock`` and ``sleep`` are injectable for tests.
+    ``(N - 1) * (1 + slack) / per_second`` seconds; time spent idle is not saved up for a burst.
+    The next send is spaced from the moment this one was let go, not from when it was due, so a
+    late wake-up (``sleep`` overshoots) never lets two sends come closer than the period. The
+    ``slack`` keeps any ``per_second + 1`` sends more than one second apart even when the network
+    delays some of them a little more than the others, which is what the provider counts.
+    ``per_second`` ``None`` or ``<= 0`` means no limit. ``clock`` and ``sleep`` are injectable.
     """
 
-    def __init__(self, per_second, clock=time.monotonic, sleep=time.sleep):
-        self.period = 1.0 / per_second if per_second and per_second > 0 else 0.0
+    def __init__(self, per_second, clock=time.monotonic, sleep=time.sleep, slack=0.0):
+        self.period = (1.0 + slack) / per_second if per_second and per_second > 0 else 0.0
         self._clock = clock
         self._sleep = sleep
         self._next_at = -math.inf
@@ -79,5 +83,6 @@ class RateLimiter:
         delay = max(0.0, self._next_at - now)
         if delay:
             self._sleep(delay)
-        self._next_at = max(self._next_at, now) + self.period
+            now = self._clock()
+        self._next_at = now + self.period
         return delay
