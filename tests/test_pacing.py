@@ -1,5 +1,6 @@
 """Pacing arithmetic: batch windows and the rate limiter."""
 
+import itertools
 import time
 from datetime import datetime, timedelta
 
@@ -188,7 +189,7 @@ def test_rate_limiter_spaces_from_the_actual_send_when_sleep_overshoots():
     for _ in range(5):
         limiter.wait()
         sent_at.append(clock.now)
-    gaps = [later - earlier for earlier, later in zip(sent_at, sent_at[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent_at)]
     assert all(gap >= 0.1 - 1e-9 for gap in gaps), gaps
 
 

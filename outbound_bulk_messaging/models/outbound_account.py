@@ -98,14 +98,10 @@ class OutboundAccount(models.Model):
 
     def _register_data_columns(self):
         """Keep each list's known columns, which templates may use as $ACCOUNT_<COLUMN>."""
-        for outbound_list in self.list_id:
-            columns = {
-                key
-                for account in self
-                if account.list_id == outbound_list
-                for key in account.data or {}
-            }
-            outbound_list._add_data_columns(columns)
+        for outbound_list, accounts in self.grouped("list_id").items():
+            outbound_list._add_data_columns(
+                {key for data in accounts.mapped("data") for key in data}
+            )
 
     def _normalise_email_vals(self, vals):
         if vals.get("email"):

@@ -106,8 +106,8 @@ class OutboundMessage(models.Model):
             raise UserError(self.env._("Only failed messages can be retried."))
         # claimed_at stays: the failed attempt counts in its window's pace.
         failed.sudo().write({"state": "queued", "failure_reason": False, "batch_id": 0})
-        for job in failed.job_id:
-            job._requeued(failed.filtered(lambda message, job=job: message.job_id == job))
+        for job, messages in failed.grouped("job_id").items():
+            job._requeued(messages)
         return True
 
     # ---- DELIVERY RECEIPTS
