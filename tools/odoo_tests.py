@@ -30,6 +30,9 @@ SCENARIOS = {
     "demo": (True, True),
     "nodemo": (False, True),
 }
+# Tests tagged outbound_slow (a 1 000 000-line import, minutes) run in one scenario only.
+SLOW_TAGS = f"outbound_slow/{ADDON}"
+SLOW_SCENARIO = "nodemo"
 
 
 def odoo_available():
@@ -118,6 +121,11 @@ def judge_log(log_file):
     return bad, run, failed
 
 
+def default_tags(scenario):
+    tags = f"/{ADDON}"
+    return f"{tags},{SLOW_TAGS}" if scenario == SLOW_SCENARIO else tags
+
+
 def run_scenario(name, tags, keep_db, log_dir):
     demo, with_tests = SCENARIOS[name]
     database = f"obm_test_{name}_{os.getpid()}"
@@ -146,7 +154,7 @@ def run_scenario(name, tags, keep_db, log_dir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
-    parser.add_argument("--tags", default=f"/{ADDON}")
+    parser.add_argument("--tags", default=None, help=f"default: /{ADDON}, plus {SLOW_TAGS} once")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--log-dir", default=None)
     args = parser.parse_args()
@@ -159,7 +167,9 @@ def main():
     log_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="obm-odoo-tests-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
-    results = [run_scenario(name, args.tags, args.keep_db, log_dir) for name in names]
+    results = [
+        run_scenario(name, args.tags or default_tags(name), args.keep_db, log_dir) for name in names
+    ]
     run = sum(result[1] for result in results)
     failed = sum(result[2] for result in results)
     all_ok = all(result[0] for result in results)

@@ -559,8 +559,9 @@ class TestImportMemory(MemoryCase):
 class TestMillionLineImport(MemoryCase):
     """A 1 000 000-line file through the import wizard, with the Python heap traced.
 
-    4 to 6 minutes on two cores (tracing the heap triples the reading time), hence out of the
-    standard run: ``tools/odoo_tests.py --tags outbound_slow/outbound_bulk_messaging``.
+    4 to 6 minutes on two cores (tracing the heap triples the reading time): tagged out of the
+    standard run and run once per ``make test``, in the scenario without demo data
+    (``tools/odoo_tests.py`` adds ``outbound_slow/outbound_bulk_messaging`` there).
     """
 
     def test_million_line_file_in_bounded_memory(self):
