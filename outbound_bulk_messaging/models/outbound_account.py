@@ -124,6 +124,26 @@ class OutboundAccount(models.Model):
                 f"{account.name} ({account.reference})" if account.name else account.reference
             )
 
+    # ---- SENDING SCOPE
+
+    @api.model
+    def _get_scope_sql(self, campaign, outbound_list, statuses, active_lists_only):
+        """WHERE clause over ``a`` (outbound_account) joined to ``l`` (its list) selecting the
+        accounts a send covers, and its parameters. The send wizard's panel and preview and
+        the job's recipients all use it, so what the panel counts is what the job sends to.
+        """
+        where = ["l.campaign_id = %(campaign_id)s", "a.status = ANY(%(statuses)s)"]
+        if outbound_list:
+            where.append("a.list_id = %(list_id)s")
+        if active_lists_only:
+            where.append("l.state = 'active'")
+        params = {
+            "campaign_id": campaign.id,
+            "list_id": outbound_list.id,
+            "statuses": statuses.mapped("code"),
+        }
+        return " AND ".join(where), params
+
     # ---- RENDERING
 
     @api.model

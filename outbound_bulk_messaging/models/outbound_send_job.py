@@ -262,17 +262,17 @@ class OutboundSendJob(models.Model):
 
     def _get_recipients_query(self):
         address = "a.email" if self.channel == "email" else "a.sms_number_e164"
-        params = self._get_recipients_params()
+        scope, scope_params = self.env["outbound.account"]._get_scope_sql(
+            self.campaign_id, self.list_id, self.account_statuses, self.active_lists_only
+        )
+        params = dict(self._get_recipients_params(), **scope_params)
         query = f"""
             WITH scope AS (
                 SELECT a.id AS account_id, a.list_id, a.reference, {address} AS address,
                        a.email_error, a.sms_number, a.sms_number_error
                   FROM outbound_account a
                   JOIN outbound_list l ON l.id = a.list_id
-                 WHERE l.campaign_id = %(campaign_id)s
-                   AND a.status = ANY(%(statuses)s)
-                   {"AND a.list_id = %(list_id)s" if self.list_id else ""}
-                   {"AND l.state = 'active'" if self.active_lists_only else ""}
+                 WHERE {scope}
             ),
             ranked AS (
                 SELECT scope.*,
@@ -312,11 +312,9 @@ class OutboundSendJob(models.Model):
         return {
             "job_id": self.id,
             "campaign_id": self.campaign_id.id,
-            "list_id": self.list_id.id,
             "company_id": self.company_id.id,
             "template_id": self.template_id.id,
             "channel": self.channel,
-            "statuses": self.account_statuses.mapped("code"),
             "uid": self.env.uid,
             "cutoff": cutoff,
             "no_address": no_address,

@@ -146,7 +146,7 @@ class OutboundSendWizard(models.TransientModel):
     @api.depends("campaign_id", "list_id", "account_statuses", "active_lists_only", "template_id")
     def _compute_preview_account_id(self):
         for wizard in self:
-            wizard.preview_account_id = wizard._get_scope_accounts(limit=1)
+            wizard.preview_account_id = wizard._get_preview_account()
 
     @api.depends("preview_account_id", "template_id")
     def _compute_preview(self):
@@ -256,18 +256,9 @@ class OutboundSendWizard(models.TransientModel):
     # ---- PANEL
 
     def _scope_where(self):
-        """SQL condition and parameters selecting the accounts the recipients tab chose."""
-        where = ["l.campaign_id = %(campaign_id)s", "a.status = ANY(%(statuses)s)"]
-        if self.list_id:
-            where.append("a.list_id = %(list_id)s")
-        if self.active_lists_only:
-            where.append("l.state = 'active'")
-        params = {
-            "campaign_id": self.campaign_id.id,
-            "list_id": self.list_id.id,
-            "statuses": self.account_statuses.mapped("code"),
-        }
-        return " AND ".join(where), params
+        return self.env["outbound.account"]._get_scope_sql(
+            self.campaign_id, self.list_id, self.account_statuses, self.active_lists_only
+        )
 
     def _count_accounts(self):
         if not self.campaign_id:
@@ -330,24 +321,22 @@ class OutboundSendWizard(models.TransientModel):
 
     # ---- PREVIEW
 
-    def _get_scope_accounts(self, limit=None):
-        domain = [
-            ("list_id.campaign_id", "=", self.campaign_id.id),
-            ("status", "in", self.account_statuses.mapped("code")),
-        ]
-        if self.list_id:
-            domain.append(("list_id", "=", self.list_id.id))
-        if self.active_lists_only:
-            domain.append(("list_id.state", "=", "active"))
-        address = (
-            "sms_number_e164"
-            if self.template_id.use_for_sms and not self.template_id.subject
-            else "email"
+    def _get_preview_account(self):
+        """The first account in scope, preferring one with the address the template needs."""
+        if not self.campaign_id:
+            return self.env["outbound.account"]
+        sms_only = self.template_id.use_for_sms and not self.template_id.subject
+        address = "a.sms_number_e164" if sms_only else "a.email"
+        self.env["outbound.account"].flush_model()
+        where, params = self._scope_where()
+        self.env.cr.execute(
+            f"""
+            SELECT a.id FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
+             WHERE {where} ORDER BY {address} IS NULL, a.id LIMIT 1
+            """,
+            params,
         )
-        accounts = self.env["outbound.account"].search(
-            domain + [(address, "!=", False)], limit=limit, order="id"
-        )
-        return accounts or self.env["outbound.account"].search(domain, limit=limit, order="id")
+        return self.env["outbound.account"].browse(row[0] for row in self.env.cr.fetchall())
 
     def _get_preview_values(self):
         preview = self.template_id._get_preview(self.preview_account_id)
