@@ -1,0 +1,352 @@
+"""A fake Vonage SMS API (``POST /sms/json``) over HTTPS on 127.0.0.1, for the tests.
+
+Only the standard library (and trustme, through :func:`fake_common.make_tls_files`).
+:class:`FakeVonage` answers as its ``mode`` says and keeps what it received; ``_vonage_record`` is
+the JSON line ``fakes.py vonage`` writes per request.
+"""
+
+import base64
+import collections
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import math
+import shutil
+import socket
+import ssl
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+if __package__:
+    from .fake_common import HOST, _utc_now, make_tls_files
+else:  # imported from this folder: fakes.py run as a script
+    from fake_common import HOST, _utc_now, make_tls_files
+
+STATUS_TEXTS = {
+    "throttled": ("1", "Throughput Rate Exceeded - please wait [ 30 ] and retry"),
+    "invalid": ("3", "Invalid to number"),
+    "bad_credentials": ("4", "Bad Credentials"),
+    "barred": ("7", "Number barred."),
+    "quota": ("9", "Quota Exceeded - rejected"),
+    "bad_signature": ("14", "Invalid Signature"),
+}
+HTTP_ERRORS = {
+    "http401": (
+        401,
+        {"title": "Unauthorized", "detail": "You did not provide correct credentials."},
+    ),
+    "http429": (429, {"title": "Too Many Requests", "detail": "Rate limit exceeded."}),
+    "http500": (500, {"title": "Internal Server Error", "detail": "Something went wrong."}),
+    "http503": (503, {"title": "Service Unavailable", "detail": "Please try again later."}),
+}
+MODES = {"ok", "slow", "timeout", "drop", "partial", "invalid_json", *STATUS_TEXTS, *HTTP_ERRORS}
+PRICE = "0.03330000"
+NETWORK = "23410"
+
+
+class FakeVonage:
+    """Vonage's SMS API (``POST /sms/json``) over HTTPS on 127.0.0.1.
+
+    Answers as ``mode`` says, or as ``numbers[to]`` says for a destination (``+447700900001``):
+    ``ok``; ``slow`` (ok after ``slow_delay`` s); ``timeout`` (ok after ``delay`` s, longer than
+    the client waits); ``drop`` (read the request, close without answering); ``partial`` (a
+    multi-part text with only its first part accepted); ``invalid_json``; the statuses
+    ``throttled`` (1), ``invalid`` (3), ``bad_credentials`` (4), ``barred`` (7), ``quota`` (9);
+    ``http401``, ``http429``, ``http500``, ``http503``; ``raw`` (in-process only: HTTP 200 with
+    ``raw_answer``, any JSON value, as the body). ``mode`` may change between requests.
+
+    Credentials are checked like Vonage: basic auth, ``api_key``/``api_secret`` in the body, or
+    ``sig`` made with ``signature_secret`` over the sorted parameters: their HMAC with
+    ``signature_method`` (as the SDK signs), or for ``"md5hash"`` the MD5 of them followed by the
+    secret. Wrong ones get status 4 (14 for a bad signature), or HTTP 401 with ``reject_with_401``.
+
+    ``requests`` lists what was received, ``connections`` counts TLS connections, ``errors``
+    keeps failures of the fake itself (a client hanging up is not one).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key="test-key",
+        api_secret="test-secret",
+        signature_secret=None,
+        signature_method="md5",
+        mode="ok",
+        numbers=None,
+        delay=3.0,
+        slow_delay=0.2,
+        reject_with_401=False,
+        port=0,
+        tls_files=None,
+        on_request=None,
+    ):
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.signature_secret = signature_secret
+        self.signature_method = signature_method
+        self.mode = mode
+        self.numbers = {number.removeprefix("+"): how for number, how in (numbers or {}).items()}
+        self.delay = delay
+        self.slow_delay = slow_delay
+        self.reject_with_401 = reject_with_401
+        self.on_request = on_request
+        self.raw_answer = None
+        self.requests = []
+        self.connections = 0
+        self.errors = []
+        self.balance = 10.0
+        self.stopping = threading.Event()
+        self._port = port
+        self._tls_files = tls_files
+        self._tmp_dir = None
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._open_sockets = set()
+        self._server = None
+        self._thread = None
+
+    @property
+    def port(self):
+        return self._server.server_address[1]
+
+    @property
+    def rest_host(self):
+        """What to give the gateway as ``rest_host``: ``127.0.0.1:PORT``."""
+        return f"{HOST}:{self.port}"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def start(self):
+        if self._tls_files is None:
+            self._tmp_dir = tempfile.mkdtemp(prefix="fake-vonage-")
+            self._tls_files = make_tls_files(self._tmp_dir)
+        cert_path, key_path, self.ca_file = self._tls_files
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert_path, key_path)
+        self._server = _VonageServer(self, (HOST, self._port), context)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        self._server.shutdown()
+        with self._lock:
+            for sock in self._open_sockets:
+                # The plain socket's shutdown unblocks a handler waiting on it; SSLSocket's
+                # would first drop the TLS state under that handler's feet.
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        self._server.server_close()
+        self._thread.join()
+        if self._tmp_dir:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+
+    def count_by_client_ref(self):
+        """How many requests arrived per ``client-ref``."""
+        with self._lock:
+            return collections.Counter(r["form"].get("client-ref") for r in self.requests)
+
+    # ---- called by the handler threads
+
+    def _track(self, sock, opened):
+        with self._lock:
+            if opened:
+                self.connections += 1
+                self._open_sockets.add(sock)
+            else:
+                self._open_sockets.discard(sock)
+
+    def _record(self, path, form, headers, auth):
+        to = form.get("to", "")
+        entry = {
+            "path": path,
+            "form": form,
+            "auth": auth,
+            "headers": dict(headers),
+            "behaviour": self.numbers.get(to, self.mode),
+            "received_at": time.time(),
+        }
+        with self._lock:
+            self.requests.append(entry)
+        if self.on_request:
+            self.on_request(entry)
+        return entry
+
+    def _authenticate(self, authorization, form):
+        """Return ``(kind, valid)``; kind is basic, body, signature or None."""
+        if "sig" in form:
+            return "signature", form.get("api_key") == self.api_key and self._valid_sig(form)
+        if authorization and authorization.startswith("Basic "):
+            decoded = base64.b64decode(authorization.removeprefix("Basic ")).decode()
+            return "basic", decoded == f"{self.api_key}:{self.api_secret}"
+        if "api_key" in form:
+            pair = (form.get("api_key"), form.get("api_secret"))
+            return "body", pair == (self.api_key, self.api_secret)
+        return None, False
+
+    def _valid_sig(self, form):
+        if not self.signature_secret:
+            return False
+        signed = "".join(
+            f"&{key}={form[key].replace('&', '_').replace('=', '_')}"
+            for key in sorted(set(form) - {"sig"})
+        ).encode()
+        secret = self.signature_secret.encode()
+        if self.signature_method == "md5hash":
+            digest = hashlib.md5(signed + secret)
+        else:
+            digest = hmac.new(secret, signed, digestmod=self.signature_method)
+        return hmac.compare_digest(digest.hexdigest(), form["sig"].lower())
+
+    def _accepted(self, form, accepted_parts=None):
+        parts = _sms_parts(form.get("text", ""), form.get("type", "text"))
+        accepted_parts = parts if accepted_parts is None else accepted_parts
+        messages = [
+            self._part(form) if index < accepted_parts else _status_part(*STATUS_TEXTS["throttled"])
+            for index in range(parts)
+        ]
+        return {"message-count": str(parts), "messages": messages}
+
+    def _part(self, form):
+        with self._lock:
+            self.balance -= float(PRICE)
+            part = {
+                "to": form.get("to", ""),
+                "message-id": f"FAKE{next(self._ids):012d}",
+                "status": "0",
+                "remaining-balance": f"{self.balance:.8f}",
+                "message-price": PRICE,
+                "network": NETWORK,
+            }
+        if "client-ref" in form:
+            part["client-ref"] = form["client-ref"]
+        return part
+
+
+def _status_part(status, text):
+    return {"status": status, "error-text": text}
+
+
+def _sms_parts(text, kind):
+    """Segments of a text: 160/153 characters for type=text, 70/67 UTF-16 units for unicode."""
+    if kind == "unicode":
+        length, single, multi = len(text.encode("utf-16-le")) // 2, 70, 67
+    else:
+        length, single, multi = len(text), 160, 153
+    return 1 if length <= single else math.ceil(length / multi)
+
+
+class _VonageServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, fake, address, ssl_context):
+        self.fake = fake
+        self.ssl_context = ssl_context
+        super().__init__(address, _VonageHandler)
+
+    def finish_request(self, request, client_address):
+        # The TLS handshake runs here, in the request's thread, so a client that rejects the
+        # certificate or stalls cannot block the accepting thread.
+        request.settimeout(5)
+        try:
+            tls = self.ssl_context.wrap_socket(request, server_side=True)
+        except OSError:
+            return
+        self.fake._track(tls, opened=True)
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        finally:
+            self.fake._track(tls, opened=False)
+            tls.close()
+
+    def handle_error(self, request, client_address):
+        error = sys.exc_info()[1]
+        # A client that hangs up (timeout, shutdown) breaks the socket: expected, not a fault.
+        if not isinstance(error, OSError):
+            self.fake.errors.append(error)
+
+
+class _VonageHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so a batch reuses one connection as with Vonage
+    timeout = 10
+    # Headers and body leave in two writes: with Nagle, each answer would wait for a delayed ACK.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format, *args):
+        """Silent: tests read ``FakeVonage.requests``, not request lines on stderr."""
+
+    def do_POST(self):
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        query = parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)
+        form = {key: values[-1] for key, values in query.items()}
+        kind, valid = fake._authenticate(self.headers.get("Authorization"), form)
+        entry = fake._record(self.path, form, self.headers, kind)
+        behaviour = entry["behaviour"]
+        if behaviour == "drop":
+            self.close_connection = True
+            return
+        if behaviour in ("slow", "timeout"):
+            fake.stopping.wait(fake.slow_delay if behaviour == "slow" else fake.delay)
+            if fake.stopping.is_set():
+                self.close_connection = True
+                return
+        self._answer(fake, form, behaviour, kind, valid)
+
+    def _answer(self, fake, form, behaviour, kind, valid):
+        if self.path.split("?")[0] != "/sms/json":
+            return self._send(404, {"title": "Not Found", "detail": self.path})
+        if not valid and fake.reject_with_401:
+            behaviour = "http401"
+        elif not valid:
+            behaviour = "bad_signature" if kind == "signature" else "bad_credentials"
+        if behaviour in HTTP_ERRORS:
+            return self._send(*HTTP_ERRORS[behaviour])
+        if behaviour in STATUS_TEXTS:
+            return self._send(
+                200, {"message-count": "1", "messages": [_status_part(*STATUS_TEXTS[behaviour])]}
+            )
+        if behaviour == "invalid_json":
+            return self._send(200, b"<html><body>Bad Gateway</body></html>")
+        if behaviour == "raw":
+            return self._send(200, json.dumps(fake.raw_answer).encode())
+        return self._send(200, fake._accepted(form, 1 if behaviour == "partial" else None))
+
+    def _send(self, status, body):
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        if status == 429:
+            self.send_header("Retry-After", "2")
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def _vonage_record(entry):
+    form = entry["form"]
+    return {
+        "client_ref": form.get("client-ref"),
+        "to": form.get("to"),
+        "from": form.get("from"),
+        "text": form.get("text"),
+        "type": form.get("type"),
+        "callback": form.get("callback"),
+        "status_report_req": form.get("status-report-req"),
+        "auth": entry["auth"],
+        "behaviour": entry["behaviour"],
+        "received_at": _utc_now(),
+    }
