@@ -1,5 +1,6 @@
 """The Vonage gateway, through the real vonage SDK, over HTTPS to the local FakeVonage."""
 
+import hashlib
 import json
 import select
 import signal
@@ -12,12 +13,18 @@ import pytest
 from outbound_bulk_messaging.engine import errors
 from outbound_bulk_messaging.engine.gateways import GATEWAYS, get_gateway
 from outbound_bulk_messaging.engine.gateways.base import SmsRequest
-from outbound_bulk_messaging.engine.gateways.vonage import STATUS_ERRORS, VonageGateway
+from outbound_bulk_messaging.engine.gateways.vonage import (
+    SIGNATURE_METHODS,
+    STATUS_ERRORS,
+    VonageGateway,
+    md5_hash_signature,
+)
 from outbound_bulk_messaging.tests import fakes
 from outbound_bulk_messaging.tests.fakes import FakeVonage, free_port, make_tls_files
 
 TO = "+447700900000"
 LONG_TEXT = "x" * 200  # two segments of GSM text
+RECEIPT_URL = "https://odoo.example.com/outbound/sms/receipt/vonage/t0k3n"
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +57,15 @@ def gateway(fake):
         yield gateway
 
 
-def sms(ref="1001", to=TO, text="Your balance is due", unicode=False):
-    return SmsRequest(to=to, sender="Acme", text=text, client_ref=ref, unicode=unicode)
+def sms(ref="1001", to=TO, text="Your balance is due", unicode=False, status_callback=None):
+    return SmsRequest(
+        to=to,
+        sender="Acme",
+        text=text,
+        client_ref=ref,
+        unicode=unicode,
+        status_callback=status_callback,
+    )
 
 
 def send_error(gateway, request):
@@ -86,6 +100,31 @@ def test_unicode_text_is_sent_as_type_unicode(fake, gateway):
 
     assert fake.requests[0]["form"]["type"] == "unicode"
     assert fake.requests[0]["form"]["text"] == "Zaległość: 12 zł"
+
+
+def test_status_callback_asks_for_a_receipt_at_that_url(fake, gateway):
+    gateway.send(sms(ref="1002", status_callback=RECEIPT_URL))
+
+    [received] = fake.requests
+    assert received["form"] == {
+        "to": "447700900000",
+        "from": "Acme",
+        "text": "Your balance is due",
+        "client-ref": "1002",
+        "type": "text",
+        "callback": RECEIPT_URL,
+        "status-report-req": "1",
+    }
+
+
+def test_too_long_status_callback_is_an_account_error_before_sending(fake, gateway):
+    url = RECEIPT_URL + "/" + "x" * 100
+
+    error = send_error(gateway, sms(status_callback=url))
+
+    assert (type(error), error.sent) == (errors.AccountError, False)
+    assert str(error) == (f"vonage: the delivery receipt URL is longer than 100 characters: {url}")
+    assert fake.requests == []
 
 
 def test_multi_part_message_sums_prices_and_joins_ids(fake, gateway):
@@ -141,6 +180,53 @@ def test_wrong_signature_secret_is_an_account_error(tls_files):
     assert isinstance(error, errors.AccountError)
     assert (error.code, error.sent) == (14, False)
     assert str(error) == "vonage: status 14: Invalid Signature"
+
+
+@pytest.mark.parametrize("method", [code for code, _label in SIGNATURE_METHODS])
+def test_every_signature_method_signs_what_the_fake_verifies(tls_files, method):
+    with (
+        FakeVonage(
+            tls_files=tls_files, signature_secret="sig-secret", signature_method=method
+        ) as fake,
+        connect(
+            fake, api_secret=None, signature_secret="sig-secret", signature_method=method
+        ) as gateway,
+    ):
+        result = gateway.send(sms(text="Pay now & save = 10%", status_callback=RECEIPT_URL))
+
+    [received] = fake.requests
+    assert result.parts == 1
+    assert received["auth"] == "signature"
+    # The fake checks the signature over every field, the receipt request's included.
+    assert (received["form"]["callback"], received["form"]["status-report-req"]) == (
+        RECEIPT_URL,
+        "1",
+    )
+
+
+def test_md5_hash_signature_is_not_an_hmac(tls_files):
+    with (
+        FakeVonage(
+            tls_files=tls_files, signature_secret="sig-secret", signature_method="md5"
+        ) as fake,
+        connect(
+            fake, api_secret=None, signature_secret="sig-secret", signature_method="md5hash"
+        ) as gateway,
+    ):
+        error = send_error(gateway, sms())
+
+    assert (type(error), error.code) == (errors.AccountError, 14)
+
+
+def test_md5_hash_signature_matches_a_hand_computed_vector():
+    # The vector of vonage-python 3.x's test_signature (its md5hash mode), then the replacements.
+    assert (
+        md5_hash_signature({"a": "1", "b": "2", "timestamp": "1461605396"}, "secret")
+        == "6af838ef94998832dbfc29020b564830"
+    )
+    params = {"text": "Pay & save = 10%", "timestamp": 1461605396}
+    expected = hashlib.md5(b"&text=Pay _ save _ 10%&timestamp=1461605396secret").hexdigest()
+    assert md5_hash_signature(params, "secret") == expected == "bb4f35f86251679234f552ba2e4ff55f"
 
 
 # ---- PROVIDER STATUSES
@@ -274,6 +360,38 @@ def test_invalid_json_leaves_the_outcome_unknown(fake, gateway):
     assert "message 77" in str(error)
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"message-count": "1", "messages": []},
+        {"message-count": "2", "messages": []},
+        {"message-count": "0", "messages": []},
+        {"message-count": "1"},
+        {"message-count": "1", "messages": "0"},
+        {"message-count": "1", "messages": {"0": {"status": "0"}}},
+        {"message-count": "1", "messages": ["0"]},
+        {"message-count": "2", "messages": [{"status": "0", "message-id": "A"}, "0"]},
+        {"message-count": "2", "messages": [{"status": "4", "error-text": "Bad"}, None]},
+        {"message-count": "1", "messages": [{"status": 4}]},
+        # vonage_sms's SmsResponse refuses it: the id would be lost.
+        {"message-count": "1", "messages": [{"status": "0", "message-id": 1234}]},
+        [],
+        "ok",
+        None,
+    ],
+)
+def test_answer_without_readable_parts_leaves_the_outcome_unknown(fake, gateway, answer):
+    fake.mode, fake.raw_answer = "raw", answer
+
+    error = send_error(gateway, sms(ref="88"))
+
+    assert type(error) is errors.OutcomeUnknownError
+    assert error.sent is None
+    assert str(error).startswith(f"vonage: unexpected answer from {fake.rest_host}: ")
+    assert str(error).endswith("the outcome of message 88 is unknown")
+    assert fake.count_by_client_ref() == {"88": 1}
+
+
 # ---- TRANSPORT
 
 
@@ -354,10 +472,12 @@ def test_registry_builds_the_vonage_gateway(fake):
 
 
 def test_unknown_provider_is_an_account_error():
-    with pytest.raises(
-        errors.AccountError, match="unknown SMS provider 'twilio' \\(known: vonage\\)"
-    ):
-        get_gateway("twilio")
+    known = ", ".join(sorted(GATEWAYS))
+    with pytest.raises(errors.AccountError) as raised:
+        get_gateway("acme")
+
+    assert str(raised.value) == f"unknown SMS provider 'acme' (known: {known})"
+    assert "vonage" in GATEWAYS
 
 
 def test_missing_configuration_lists_every_problem(tmp_path):
@@ -387,9 +507,33 @@ def test_valid_configuration_has_no_problems():
     }
 
     assert VonageGateway.describe_config_errors(config) == []
+    assert VonageGateway.describe_config_errors({**config, "signature_method": "md5hash"}) == []
     assert VonageGateway.describe_config_errors({**config, "signature_method": "crc32"}) == [
-        "the signature method must be one of md5, sha1, sha256, sha512"
+        "the signature method must be one of md5hash, md5, sha1, sha256, sha512"
     ]
+
+
+def test_adapter_declares_its_settings_and_signature_methods():
+    assert VonageGateway.label == "Vonage"
+    assert VonageGateway.settings == (
+        "api_key",
+        "api_secret",
+        "signature_secret",
+        "signature_method",
+        "rest_host",
+        "timeout",
+        "ca_bundle",
+    )
+    assert VonageGateway.default_rest_host == "rest.nexmo.com"
+    assert VonageGateway.status_errors is STATUS_ERRORS
+    assert VonageGateway.signature_methods is SIGNATURE_METHODS
+    assert SIGNATURE_METHODS == (
+        ("md5hash", "MD5 hash"),
+        ("md5", "HMAC-MD5"),
+        ("sha1", "HMAC-SHA1"),
+        ("sha256", "HMAC-SHA256"),
+        ("sha512", "HMAC-SHA512"),
+    )
 
 
 # ---- FAKE AS A PROCESS
@@ -418,7 +562,7 @@ def test_fake_vonage_process_logs_requests_and_stops_on_sigterm(tmp_path):
             with VonageGateway(
                 "test-key", "test-secret", rest_host=rest_host, ca_bundle=ca
             ) as sms_gateway:
-                sms_gateway.send(sms(ref="4242"))
+                sms_gateway.send(sms(ref="4242", status_callback=RECEIPT_URL))
             [line] = jsonl.read_text().splitlines()
         finally:
             process.send_signal(signal.SIGTERM)
@@ -427,3 +571,4 @@ def test_fake_vonage_process_logs_requests_and_stops_on_sigterm(tmp_path):
     assert returncode == 0
     record = json.loads(line)
     assert (record["client_ref"], record["to"], record["auth"]) == ("4242", "447700900000", "basic")
+    assert (record["callback"], record["status_report_req"]) == (RECEIPT_URL, "1")

@@ -103,6 +103,12 @@ class RecipientError(GatewayError):
     scope = MESSAGE
 
 
+class OptedOutError(RecipientError):
+    """The recipient asked this provider to stop (e.g. replied STOP): never send to them again."""
+
+    scope = MESSAGE
+
+
 class MessageRejectedError(GatewayError):
     """The provider refused this message's content (too long, invalid parameters)."""
 

@@ -1,16 +1,26 @@
 """SMS provider adapters behind one interface (:class:`~.base.SmsGateway`).
 
 Adding a provider takes two steps: write an adapter class in its own module (a subclass of
-``SmsGateway`` with ``provider``, ``describe_config_errors`` and ``send`` mapping every provider
-failure to a :mod:`..errors` ``GatewayError``), then add one line to :data:`GATEWAYS`.
+``SmsGateway`` with ``provider``, ``label``, ``settings``, ``default_rest_host``,
+``status_errors``, ``describe_config_errors``, ``send`` mapping every provider failure to a
+:mod:`..errors` ``GatewayError`` and ``parse_receipt``), then add one line to :data:`GATEWAYS`.
 """
 
 from ..errors import AccountError
-from .base import DELIVERY_STATES, DeliveryReceipt, SmsGateway, SmsRequest, SmsResult
+from .base import (
+    DELIVERY_STATES,
+    DeliveryReceipt,
+    SmsGateway,
+    SmsRequest,
+    SmsResult,
+    WebhookRequest,
+)
+from .twilio import TwilioGateway
 from .vonage import VonageGateway
 
 GATEWAYS = {
     "vonage": VonageGateway,
+    "twilio": TwilioGateway,
 }
 
 
@@ -23,4 +33,10 @@ def get_gateway(provider, **config):
     if gateway_class is None:
         known = ", ".join(sorted(GATEWAYS))
         raise AccountError(f"unknown SMS provider {provider!r} (known: {known})")
-    return gateway_class(**config)
+    return gateway_class(**gateway_config(provider, config))
+
+
+def gateway_config(provider, config):
+    """The part of ``config`` (all of a gateway's settings) that ``provider``'s adapter reads."""
+    wanted = GATEWAYS[provider].settings
+    return {name: value for name, value in config.items() if name in wanted}

@@ -1,6 +1,13 @@
-"""What every SMS provider adapter offers: one request in, one result or one GatewayError out."""
+"""What every SMS provider adapter offers: one request in, one result or one GatewayError out.
+
+An adapter is one class: it declares the gateway settings it reads (:attr:`SmsGateway.settings`),
+its default API host and its status mapping, sends one :class:`SmsRequest` at a time, and reads
+its provider's webhooks from the whole :class:`WebhookRequest` (each provider signs differently:
+Vonage over the parameters with a secret, Twilio over the URL and the parameters).
+"""
 
 import abc
+import json
 from dataclasses import dataclass, field
 
 from ..errors import AccountError
@@ -21,6 +28,7 @@ class SmsRequest:
     text: str
     client_ref: str
     unicode: bool = False
+    status_callback: str | None = None  # URL for the provider's delivery receipts
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,45 @@ class DeliveryReceipt:
     delivered_at: object = None
 
 
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A provider's webhook call as received: what an adapter needs to check and read it.
+
+    ``url`` is the full URL the provider called (scheme, host, path and query), ``headers`` a
+    dict with lower-case names, ``params`` the query and form parameters merged (strings),
+    ``body`` the raw body.
+    """
+
+    method: str
+    url: str
+    headers: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    body: bytes = b""
+    content_type: str = ""
+
+    def header(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+    def json(self):
+        """The body decoded as a JSON object.
+
+        :raises ValueError: the body is empty, not JSON, or not an object
+        """
+        try:
+            value = json.loads(self.body or b"")
+        except (TypeError, ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"malformed JSON body: {exc}") from exc
+        if not isinstance(value, dict):
+            raise ValueError(f"JSON body must be an object, not {type(value).__name__}")
+        return value
+
+    def values(self):
+        """The parameters, plus the JSON body's keys when the body is JSON (strings kept)."""
+        if self.content_type == "application/json":
+            return dict(self.params, **self.json())
+        return dict(self.params)
+
+
 # What a receipt can say; "accepted" and "buffered" are on their way, the others final.
 DELIVERY_STATES = ("accepted", "buffered", "delivered", "expired", "failed", "rejected", "unknown")
 
@@ -69,6 +116,14 @@ class SmsGateway(abc.ABC):
     """
 
     provider = None
+    label = None
+    # Names of the gateway settings the adapter reads, among: api_key, api_secret,
+    # signature_secret, signature_method, messaging_service_sid, rest_host, timeout, ca_bundle.
+    # get_gateway() passes these only; the gateway form shows these only.
+    settings = ()
+    default_rest_host = None
+    # Provider status or error code -> GatewayError subclass: the mapping the adapter applies.
+    status_errors = {}
 
     def __init__(self, **config):
         problems = self.describe_config_errors(config)
@@ -88,8 +143,10 @@ class SmsGateway(abc.ABC):
         """Send one :class:`SmsRequest` and return its :class:`SmsResult`."""
 
     @classmethod
-    def parse_receipt(cls, params, **config):
-        """Read a delivery receipt webhook's ``params`` into a :class:`DeliveryReceipt`.
+    def parse_receipt(cls, webhook, **config):
+        """Read a delivery receipt :class:`WebhookRequest` into a :class:`DeliveryReceipt`.
+
+        ``config`` holds the gateway's settings (those of :attr:`settings`).
 
         :raises AccountError: the receipt is not authentic (bad signature, other account)
         :raises ValueError: the receipt is malformed

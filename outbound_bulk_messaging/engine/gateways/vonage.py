@@ -7,19 +7,20 @@ have reached Vonage.
 
 The SDK logs a WARNING on the ``vonage`` logger for every HTTP error status; callers that expect
 one mute that logger themselves.
+
+Signatures: the SDK's ``Auth`` makes the HMAC ones only, so :class:`_Auth` adds Vonage's "MD5
+hash" (``md5hash``, the dashboard's default) with :func:`md5_hash_signature`.
 """
 
-import email.utils
+import hashlib
 import os
 import re
-import ssl
 import time
 from datetime import datetime
 
 import requests
 from pydantic import ValidationError
 from requests.utils import get_environ_proxies
-from urllib3.exceptions import NewConnectionError
 from vonage_http_client import Auth, HttpClient, HttpClientOptions, HttpRequestError
 from vonage_sms import Sms, SmsError, SmsMessage
 
@@ -32,6 +33,14 @@ from ..errors import (
     ThrottledError,
 )
 from .base import DELIVERY_STATES, DeliveryReceipt, SmsGateway, SmsResult
+from .http import (
+    is_positive_int,
+    retry_after,
+    to_float,
+    transport_error,
+)
+
+DEFAULT_REST_HOST = "rest.nexmo.com"
 
 # Vonage SMS API statuses (https://developer.vonage.com/en/messaging/sms/guides/troubleshooting-sms)
 STATUS_ERRORS = {
@@ -58,41 +67,93 @@ STATUS_ERRORS = {
 # An internal error may come after Vonage queued the message.
 STATUS_OUTCOME_UNKNOWN = {"5"}
 
-SIGNATURE_METHODS = ("md5", "sha1", "sha256", "sha512")
+# (code, label) of the signature methods of the Vonage dashboard, for the gateway form.
+SIGNATURE_METHODS = (
+    ("md5hash", "MD5 hash"),
+    ("md5", "HMAC-MD5"),
+    ("sha1", "HMAC-SHA1"),
+    ("sha256", "HMAC-SHA256"),
+    ("sha512", "HMAC-SHA512"),
+)
+SIGNATURE_METHOD_CODES = tuple(code for code, _label in SIGNATURE_METHODS)
+# HMAC-MD5 stays the default (the dashboard's is "MD5 hash"): gateways saved before md5hash
+# existed, with no method chosen, keep signing as they did.
+DEFAULT_SIGNATURE_METHOD = "md5"
+# A signed receipt's timestamp may be this many seconds from our clock, either way: a receipt
+# replayed later is refused.
+RECEIPT_MAX_SKEW = 5 * 60
+CALLBACK_MAX_LENGTH = 100  # Vonage's limit on the callback URL, enforced by vonage_sms too
 HOST_PATTERN = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?")
 
 
 class _UnsignedNoneSmsMessage(SmsMessage):
-    """An ``SmsMessage`` that leaves its unset fields out of the request.
+    """An ``SmsMessage`` that leaves its unset fields out of the request and sends flags as 1/0.
 
     ``vonage_sms`` 1.2.0 signs ``model_dump(by_alias=True)``, unset fields included
     (``&ttl=None``), while ``requests`` drops ``None`` values from the form: Vonage then checks the
-    signature over fewer fields than were signed and answers status 14.
+    signature over fewer fields than were signed and answers status 14. Flags
+    (``status-report-req``) would go out as Python's ``True``; Vonage documents ``1``.
     """
 
     def model_dump(self, **kwargs):
-        return super().model_dump(exclude_none=True, **kwargs)
+        fields = super().model_dump(exclude_none=True, **kwargs)
+        return {
+            key: str(int(value)) if isinstance(value, bool) else value
+            for key, value in fields.items()
+        }
+
+
+class _Auth(Auth):
+    """The SDK's ``Auth``, plus the "MD5 hash" signature (``signature_method="md5hash"``).
+
+    vonage_http_client 1.5's ``Auth`` documents ``signature_method=None`` for it, but its
+    ``__init__`` then fails (``getattr(hashlib, None)``) and ``sign_params`` always makes an HMAC.
+    """
+
+    def __init__(self, signature_method=DEFAULT_SIGNATURE_METHOD, **kwargs):
+        self._md5_hash = signature_method == "md5hash"
+        super().__init__(signature_method="md5" if self._md5_hash else signature_method, **kwargs)
+
+    def sign_params(self, params):
+        if not self._md5_hash:
+            return super().sign_params(params)
+        if not params.get("timestamp"):
+            params["timestamp"] = int(time.time())  # sent with the request, as the SDK does
+        return md5_hash_signature(params, self._signature_secret)
 
 
 class VonageGateway(SmsGateway):
     """Send SMS through Vonage's SMS API (``POST https://<rest_host>/sms/json``).
 
-    :param signature_secret: sign requests instead of sending the API secret (the SDK uses HMAC
-        with ``signature_method``: choose the matching "HMAC" method in the Vonage dashboard)
+    :param signature_secret: sign requests instead of sending the API secret, with
+        ``signature_method``: one of :data:`SIGNATURE_METHODS`, the one chosen in the dashboard
     :param rest_host: host name with an optional port (``127.0.0.1:8443`` for a local fake)
     :param timeout: seconds to wait for the connection and then for the answer
     :param ca_bundle: PEM file of the authorities to trust instead of the system ones
     """
 
     provider = "vonage"
+    label = "Vonage"
+    settings = (
+        "api_key",
+        "api_secret",
+        "signature_secret",
+        "signature_method",
+        "rest_host",
+        "timeout",
+        "ca_bundle",
+    )
+    default_rest_host = DEFAULT_REST_HOST
+    status_errors = STATUS_ERRORS
+    signature_methods = SIGNATURE_METHODS  # the gateway form's selection reads it
 
     def __init__(
         self,
         api_key=None,
         api_secret=None,
         signature_secret=None,
-        signature_method="md5",
-        rest_host="rest.nexmo.com",
+        signature_method=DEFAULT_SIGNATURE_METHOD,
+        rest_host=DEFAULT_REST_HOST,
         timeout=10,
         ca_bundle=None,
     ):
@@ -108,7 +169,7 @@ class VonageGateway(SmsGateway):
         self.rest_host = rest_host
         self.timeout = timeout
         # "or None": Odoo gives False for an empty field, which the SDK's validation refuses.
-        auth = Auth(
+        auth = _Auth(
             api_key=api_key,
             api_secret=api_secret or None,
             signature_secret=signature_secret or None,
@@ -128,10 +189,10 @@ class VonageGateway(SmsGateway):
                 "the API secret (or the signature secret) is missing",
             ),
             (
-                config.get("signature_method", "md5") in SIGNATURE_METHODS,
-                f"the signature method must be one of {', '.join(SIGNATURE_METHODS)}",
+                config.get("signature_method", DEFAULT_SIGNATURE_METHOD) in SIGNATURE_METHOD_CODES,
+                f"the signature method must be one of {', '.join(SIGNATURE_METHOD_CODES)}",
             ),
-            (_is_positive_int(config.get("timeout", 10)), "the timeout must be whole seconds >= 1"),
+            (is_positive_int(config.get("timeout", 10)), "the timeout must be whole seconds >= 1"),
             (
                 HOST_PATTERN.fullmatch(config.get("rest_host") or ""),
                 "the REST host must be a host name with an optional port, e.g. rest.nexmo.com",
@@ -176,15 +237,15 @@ class VonageGateway(SmsGateway):
         try:
             self._sms.send(message)
         except SmsError as exc:
-            raise self._status_error(self._client.last_response.json()) from exc
+            raise self._status_error(self._answer(request)) from exc
         except HttpRequestError as exc:
             raise self._http_error(exc.response) from exc
         except requests.RequestException as exc:
             raise self._transport_error(exc, request) from exc
-        except (TypeError, KeyError, ValueError) as exc:
+        except (TypeError, KeyError, IndexError, ValueError) as exc:
             # The SDK indexes the decoded body without checking it (None when not JSON).
             raise self._unexpected_answer(request) from exc
-        return self._result(self._client.last_response.json())
+        return self._result(self._answer(request))
 
     def _message(self, request):
         try:
@@ -194,19 +255,43 @@ class VonageGateway(SmsGateway):
                 text=request.text,
                 client_ref=request.client_ref,
                 type="unicode" if request.unicode else "text",
+                **self._receipt_request(request),
             )
         except ValidationError as exc:
             raise MessageRejectedError(f"vonage: invalid message: {exc}") from exc
 
     @staticmethod
+    def _receipt_request(request):
+        """Ask for a delivery receipt at ``status_callback``, over the dashboard's webhook."""
+        url = request.status_callback
+        if not url:
+            return {}
+        if len(url) > CALLBACK_MAX_LENGTH:
+            # The same for every message of the job: a setting to fix, not a message to fail.
+            raise AccountError(
+                f"vonage: the delivery receipt URL is longer than {CALLBACK_MAX_LENGTH} "
+                f"characters: {url}"
+            )
+        return {"callback": url, "status_report_req": True}
+
+    def _answer(self, request):
+        """Vonage's decoded answer, once known to hold a list of message parts (objects)."""
+        body = self._client.last_response.json()
+        parts = body.get("messages") if isinstance(body, dict) else None
+        if not parts or not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+            # A 200 answer: the request reached Vonage, which may have queued the message.
+            raise self._unexpected_answer(request)
+        return body
+
+    @staticmethod
     def _result(body):
         parts = body["messages"]
-        prices = [_float(part.get("message-price")) for part in parts]
+        prices = [to_float(part.get("message-price")) for part in parts]
         return SmsResult(
             provider_id=",".join(part.get("message-id", "") for part in parts),
             parts=len(parts),
             price=None if None in prices else round(sum(prices), 8),
-            remaining_balance=_float(parts[-1].get("remaining-balance")),
+            remaining_balance=to_float(parts[-1].get("remaining-balance")),
             network=parts[0].get("network"),
             raw=body,
         )
@@ -215,31 +300,27 @@ class VonageGateway(SmsGateway):
 
     @classmethod
     def parse_receipt(
-        cls, params, api_key=None, signature_secret=None, signature_method="md5", **_config
+        cls,
+        webhook,
+        api_key=None,
+        signature_secret=None,
+        signature_method=DEFAULT_SIGNATURE_METHOD,
+        now=None,
+        **_,
     ):
-        """Read a Vonage SMS delivery receipt (the DLR webhook's query or form parameters).
+        """Read a Vonage SMS delivery receipt: its fields are the webhook's query or form
+        parameters, or its JSON body.
 
         The receipt must name this gateway's API key; with a signature secret it must also be
-        signed with it (Vonage's "signed webhooks"), as Auth.sign_params does for requests.
+        signed with it (Vonage's "signed webhooks") at a ``timestamp`` within
+        :data:`RECEIPT_MAX_SKEW` of ``now`` (epoch seconds, default: the current time).
         """
+        params = _receipt_params(webhook)
         if not api_key or params.get("api-key") != api_key:
             raise AccountError("vonage: delivery receipt for another API key")
-        if signature_secret and not _valid_signature(
-            params, api_key, signature_secret, signature_method
-        ):
-            raise AccountError("vonage: delivery receipt with a missing or wrong signature")
-        status = (params.get("status") or "unknown").lower()
-        error_code = params.get("err-code")
-        if not params.get("client-ref") or not params.get("messageId"):
-            raise ValueError("vonage: delivery receipt without client-ref or messageId")
-        return DeliveryReceipt(
-            client_ref=params["client-ref"],
-            provider_id=params["messageId"],
-            to=params.get("msisdn") or "",
-            status=status if status in DELIVERY_STATES else "unknown",
-            error_code=error_code if error_code not in (None, "", "0") else None,
-            delivered_at=_receipt_time(params.get("message-timestamp") or params.get("scts")),
-        )
+        if signature_secret:
+            _check_signature(params, api_key, signature_secret, signature_method, now)
+        return _receipt(params)
 
     # ---- ERROR MAPPING
 
@@ -279,8 +360,8 @@ class VonageGateway(SmsGateway):
         if status in (401, 403):
             return AccountError(text, code=status, sent=False)
         if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            return ThrottledError(text, code=status, sent=False, retry_after=retry_after)
+            wait = retry_after(response.headers.get("Retry-After"))
+            return ThrottledError(text, code=status, sent=False, retry_after=wait)
         if status >= 500:
             # The request reached Vonage: it may have been queued before the failure.
             return ProviderUnavailableError(text, code=status, sent=None)
@@ -289,113 +370,83 @@ class VonageGateway(SmsGateway):
         return OutcomeUnknownError(text, code=status)
 
     def _transport_error(self, exc, request):
-        host = self.rest_host
-        if isinstance(exc, requests.ConnectTimeout):
-            return ProviderUnavailableError(
-                f"vonage: cannot connect to {host}: no answer within {self.timeout} s", sent=False
+        return transport_error(self.provider, self.rest_host, self.timeout, exc, request.client_ref)
+
+
+def md5_hash_signature(params, secret):
+    """Vonage's "MD5 hash" signature: the MD5 of ``&key=value`` for each parameter sorted by key,
+    followed by the secret; ``&`` and ``=`` in values become ``_``, as for the HMAC methods."""
+    signed = "".join(f"&{key}={_signed_value(params[key])}" for key in sorted(params))
+    return hashlib.md5(f"{signed}{secret}".encode()).hexdigest()
+
+
+def _signed_value(value):
+    return value.replace("&", "_").replace("=", "_") if isinstance(value, str) else value
+
+
+def _receipt_params(webhook):
+    """The receipt's fields as text (JSON numbers included); ValueError on any other type."""
+    params = {}
+    for key, value in webhook.values().items():
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, type(None))):
+            raise ValueError(
+                f"vonage: delivery receipt field {key!r} must be text or a number, "
+                f"not {type(value).__name__}"
             )
-        if isinstance(exc, requests.exceptions.SSLError):
-            return self._tls_error(exc, request)
-        not_connected = _find(exc, NewConnectionError)
-        if not_connected:
-            socket_error = _find(exc, OSError, lambda err: err.strerror)
-            reason = socket_error.strerror if socket_error else not_connected
-            return ProviderUnavailableError(
-                f"vonage: cannot connect to {host}: {reason}", sent=False
-            )
-        if isinstance(exc, requests.ReadTimeout):
-            reason = f"no answer within {self.timeout} s"
-        else:
-            reason = f"connection lost after the request was sent ({_reason(exc)})"
-        return OutcomeUnknownError(
-            f"vonage: {reason} from {host}; the outcome of message {request.client_ref} is unknown"
-        )
-
-    def _tls_error(self, exc, request):
-        untrusted = _find(exc, ssl.SSLCertVerificationError)
-        if untrusted:
-            # Certificates are checked in the handshake, before any byte of the request.
-            return ProviderUnavailableError(
-                f"vonage: TLS certificate of {self.rest_host} not trusted: "
-                f"{untrusted.verify_message}",
-                sent=False,
-            )
-        # urllib3 raises other TLS failures the same way in the handshake and after the
-        # request was written: the second case cannot be excluded.
-        return OutcomeUnknownError(
-            f"vonage: TLS error with {self.rest_host} ({_reason(exc)}); the outcome of "
-            f"message {request.client_ref} is unknown"
-        )
+        if value is not None:
+            params[key] = str(value)
+    return params
 
 
-def _is_positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _float(value):
+def _check_signature(params, api_key, secret, method, now):
+    if not _valid_signature(params, api_key, secret, method):
+        raise AccountError("vonage: delivery receipt with a missing or wrong signature")
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _retry_after(value):
-    """Seconds to wait from a Retry-After header (delay in seconds or HTTP date), or None."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return int(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0, round(moment.timestamp() - time.time()))
-
-
-def _causes(exc):
-    """``exc`` and what it wraps: requests and urllib3 keep the cause in ``args`` or ``reason``."""
-    seen = []
-    pending = [exc]
-    while pending:
-        current = pending.pop(0)
-        if not isinstance(current, BaseException) or current in seen:
-            continue
-        seen.append(current)
-        pending.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
-        pending.extend(current.args)
-    return seen
-
-
-def _find(exc, error_class, condition=None):
-    return next(
-        (
-            err
-            for err in _causes(exc)
-            if isinstance(err, error_class) and (condition is None or condition(err))
-        ),
-        None,
-    )
-
-
-def _reason(exc):
-    """The socket-level cause of a requests failure, as ``Class: text``."""
-    root = _find(exc, OSError, lambda err: not isinstance(err, requests.RequestException)) or exc
-    return f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
+        timestamp = int(params["timestamp"])
+    except ValueError:
+        raise ValueError(
+            f"vonage: delivery receipt timestamp {params['timestamp']!r} is not epoch seconds"
+        ) from None
+    skew = (time.time() if now is None else now) - timestamp
+    if abs(skew) > RECEIPT_MAX_SKEW:
+        raise AccountError(
+            f"vonage: delivery receipt timestamp outside {RECEIPT_MAX_SKEW // 60} minutes of "
+            f"now ({round(skew)} s off): replayed, or a clock is wrong"
+        )
 
 
 def _valid_signature(params, api_key, secret, method):
     """Check ``sig`` with the SDK's own Auth.check_signature (it signs as Vonage does)."""
-    if method not in SIGNATURE_METHODS or not params.get("sig") or not params.get("timestamp"):
-        return False  # without a timestamp the SDK would sign with the current time
-    auth = Auth(api_key=api_key, signature_secret=secret, signature_method=method)
+    sig, timestamp = params.get("sig"), params.get("timestamp")
+    if method not in SIGNATURE_METHOD_CODES or not sig or not sig.isascii() or not timestamp:
+        # Without a timestamp the SDK would sign with the current time; compare_digest refuses
+        # non-ASCII text.
+        return False
+    auth = _Auth(api_key=api_key, signature_secret=secret, signature_method=method)
     return auth.check_signature(dict(params))
 
 
-def _receipt_time(value):
-    """'2026-11-27 09:00:05' (message-timestamp) or '2611270900' (scts, YYMMDDhhmm), in UTC."""
-    for pattern in ("%Y-%m-%d %H:%M:%S", "%y%m%d%H%M"):
-        try:
-            return datetime.strptime(value or "", pattern)
-        except ValueError:
-            continue
-    return None
+def _receipt(params):
+    if not params.get("client-ref") or not params.get("messageId"):
+        raise ValueError("vonage: delivery receipt without client-ref or messageId")
+    status = (params.get("status") or "unknown").lower()
+    error_code = params.get("err-code")
+    return DeliveryReceipt(
+        client_ref=params["client-ref"],
+        provider_id=params["messageId"],
+        to=params.get("msisdn") or "",
+        status=status if status in DELIVERY_STATES else "unknown",
+        error_code=error_code if error_code not in (None, "", "0") else None,
+        # scts: when the carrier reported the delivery; message-timestamp: when Vonage sent us
+        # this receipt, which may be much later.
+        delivered_at=_receipt_time(params.get("scts"), "%y%m%d%H%M")
+        or _receipt_time(params.get("message-timestamp"), "%Y-%m-%d %H:%M:%S"),
+    )
+
+
+def _receipt_time(value, pattern):
+    """A receipt's time (UTC), e.g. scts '2611270900' (YYMMDDhhmm), or None."""
+    try:
+        return datetime.strptime(value or "", pattern)
+    except ValueError:
+        return None
