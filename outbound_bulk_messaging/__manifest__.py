@@ -7,7 +7,7 @@
     "website": "https://github.com/outbound-bulk-messaging/outbound_bulk_messaging",
     "license": "LGPL-3",
     "depends": ["mail", "phone_validation"],
-    "external_dependencies": {"python": ["phonenumbers", "jinja2", "vonage"]},
+    "external_dependencies": {"python": ["phonenumbers", "jinja2", "vonage", "twilio"]},
     "data": [
         "security/outbound_security.xml",
         "security/ir.model.access.csv",
