@@ -137,7 +137,54 @@ def test_deadline_requeues_untried_messages_but_always_tries_one():
         items("a", "b", "c", "d"), send, deadline=10, clock=lambda: next(ticks)
     )
     assert states(result) == [(1, "sent"), (2, "sent"), (3, "queued"), (4, "queued")]
-    assert result.out_of_time
+    assert result.pause_reason is None and not result.throttled  # time is up, nothing wrong
     assert send.calls == ["a", "b"]
     late = dispatch.send_batch(items("a", "b"), Script(), deadline=0, clock=lambda: 99)
     assert states(late) == [(1, "sent"), (2, "queued")]
+
+
+def test_unknown_outcome_fails_the_message_and_sending_goes_on():
+    send = Script(b=OutcomeUnknownError("connection dropped"))
+    result = dispatch.send_batch(items("a", "b", "c"), send, max_errors=3)
+    assert states(result) == [(1, "sent"), (2, "failed"), (3, "sent")]
+    assert result.outcomes[1].unknown
+    assert result.outcomes[1].reason == "outcome unknown: connection dropped"
+    assert result.pause_reason is None
+    assert result.streak == 0  # the success after it ended the streak
+
+
+def test_a_streak_of_unknown_outcomes_pauses():
+    dropped = OutcomeUnknownError("connection dropped")
+    send = Script(b=dropped, c=ProviderUnavailableError("HTTP 503", sent=None), d=dropped)
+    result = dispatch.send_batch(items("a", "b", "c", "d", "e"), send, max_errors=3)
+    assert states(result) == [
+        (1, "sent"),
+        (2, "failed"),
+        (3, "failed"),
+        (4, "failed"),
+        (5, "queued"),
+    ]
+    assert result.pause_reason == (
+        "3 sends in a row with an unknown outcome, the last: connection dropped"
+    )
+    assert send.calls == ["a", "b", "c", "d"]
+
+
+def test_the_streak_carries_over_from_the_previous_batch():
+    send = Script(a=OutcomeUnknownError("timeout"))
+    result = dispatch.send_batch(items("a", "b"), send, max_errors=3, streak=2)
+    assert states(result) == [(1, "failed"), (2, "queued")]
+    assert result.streak == 3 and result.pause_reason.startswith("3 sends in a row")
+    kept = dispatch.send_batch(items("a"), Script(a=OutcomeUnknownError("t")), max_errors=3)
+    assert kept.streak == 1 and kept.pause_reason is None
+
+
+def test_account_errors_still_pause_at_once_whatever_the_streak():
+    send = Script(a=AccountError("bad credentials", sent=None), b=RecipientError("no"))
+    result = dispatch.send_batch(items("a", "b"), send, max_errors=3)
+    assert states(result) == [(1, "failed"), (2, "queued")]
+    assert result.pause_reason == "bad credentials"
+    refused = Script(a=ProviderUnavailableError("connection refused", sent=False))
+    result = dispatch.send_batch(items("a", "b"), refused, max_errors=3)
+    assert states(result) == [(1, "queued"), (2, "queued")]
+    assert result.pause_reason == "connection refused"
