@@ -14,6 +14,7 @@ from outbound_bulk_messaging.engine.csv_import import (
     read_accounts,
 )
 from outbound_bulk_messaging.engine.errors import ImportFormatError
+from outbound_bulk_messaging.engine.statuses import ACCOUNT_STATUSES, STATUS_CODES
 
 HEADER = "reference,name,status,email,mobile,amount\n"
 
@@ -212,6 +213,16 @@ def test_trailing_empty_cells_are_tolerated():
 def test_status_spellings(status, code):
     (row,) = read(HEADER + f"R1,Ann,{status},,,\n")
     assert row.status == code
+
+
+@pytest.mark.parametrize(("code", "label"), ACCOUNT_STATUSES)
+def test_every_status_is_read_by_its_code_and_its_label(code, label):
+    rows = read(HEADER + f"R1,Ann,{code},,,\nR2,Bob,{label},,,\n")
+    assert [row.status for row in rows] == [code, code]
+
+
+def test_default_spellings_map_to_the_status_codes_only():
+    assert set(profile().status_values.values()) == set(STATUS_CODES)
 
 
 def test_custom_status_values_and_default():
@@ -439,6 +450,10 @@ def test_utf_16_odd_length_ends_the_file_with_an_error():
             "the default status 'pending' is not one of the status codes",
         ),
         ({"max_field_size": 0}, "the maximum field size must be between 1 and"),
+        (
+            {"status_values": {"Rappel": "recall"}, "default_status": "recall"},
+            "the status values map to unknown status codes: recall",
+        ),
     ],
 )
 def test_unusable_profile_is_refused(values, message):

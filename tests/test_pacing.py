@@ -12,7 +12,6 @@ from outbound_bulk_messaging.engine.pacing import (
     Window,
     allowance,
     interval,
-    next_window_start,
     window,
 )
 
@@ -71,14 +70,6 @@ def test_before_the_start_is_the_first_window_not_due():
     assert window(T, MINUTE, T - timedelta(hours=3)) == Window(T, T + MINUTE, False)
 
 
-def test_next_window_start():
-    assert next_window_start(T, MINUTE, T - timedelta(days=1)) == T
-    assert next_window_start(T, MINUTE, T) == T + MINUTE
-    assert next_window_start(T, timedelta(hours=1), T + timedelta(minutes=90)) == T + timedelta(
-        hours=2
-    )
-
-
 @given(
     offset=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)),
     every=st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=7)),
@@ -89,7 +80,6 @@ def test_now_always_falls_in_its_window(offset, every):
     assert due
     assert start <= T + offset < end == start + every
     assert (start - T) % every == timedelta(0)
-    assert next_window_start(T, every, T + offset) == end
 
 
 # ---- ALLOWANCE

@@ -16,26 +16,13 @@ import re
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 import phonenumbers
 
 from .addresses import normalise_email, normalise_phone
 from .errors import ImportFormatError
+from .statuses import DEFAULT_STATUS, STATUS_CODES, STATUS_SPELLINGS
 
-DEFAULT_STATUS_VALUES = MappingProxyType(
-    {
-        "unused": "unused",
-        "callback": "callback",
-        "call-back": "callback",
-        "call back": "callback",
-        "completed": "completed",
-        "failed": "failed",
-        "do_not_call": "do_not_call",
-        "do not call": "do_not_call",
-        "dnc": "do_not_call",
-    }
-)
 MAX_REFERENCE_LENGTH = 64
 # Enough of a rejected record to recognise it in the report without copying a huge field there.
 RAW_LIMIT = 500
@@ -70,10 +57,8 @@ class ImportProfile:
     has_header: bool = True
     encoding: str = "utf-8"
     default_region: str | None = None
-    default_status: str = "unused"
-    status_values: Mapping[str, str] = field(
-        default_factory=lambda: DEFAULT_STATUS_VALUES, hash=False
-    )
+    default_status: str = DEFAULT_STATUS
+    status_values: Mapping[str, str] = field(default_factory=lambda: STATUS_SPELLINGS, hash=False)
     max_field_size: int = 65536
 
     def __post_init__(self):
@@ -100,6 +85,9 @@ class ImportProfile:
         region = self.default_region
         if region and region.upper() not in phonenumbers.SUPPORTED_REGIONS:
             return f"unknown default country {region!r}"
+        unknown = sorted(set(self.status_values.values()) - set(STATUS_CODES))
+        if unknown:
+            return f"the status values map to unknown status codes: {', '.join(unknown)}"
         if self.default_status not in self.status_values.values():
             return f"the default status {self.default_status!r} is not one of the status codes"
         # csv refuses longer fields with a process-wide limit this module does not change.

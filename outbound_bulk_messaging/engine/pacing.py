@@ -41,13 +41,6 @@ def window(start_at, every, now):
     return Window(start, start + every, now >= start_at)
 
 
-def next_window_start(start_at, every, now):
-    """When the next window opens: ``start_at`` before the start, else the end of the current."""
-    if now < start_at:
-        return start_at
-    return window(start_at, every, now).end
-
-
 def allowance(batch_size, used_in_window, *, due=True):
     """How many more messages may go in a window that has already sent ``used_in_window``."""
     if batch_size < 1:

@@ -2,17 +2,14 @@ from markupsafe import Markup
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 from ..engine import render
 from ..engine.addresses import normalise_email, normalise_phone
+from ..engine.statuses import ACCOUNT_STATUSES as STATUS_DEFINITIONS, DEFAULT_STATUS
 
-ACCOUNT_STATUSES = [
-    ("unused", "Unused"),
-    ("callback", "Call-back"),
-    ("completed", "Completed"),
-    ("failed", "Failed"),
-    ("do_not_call", "Do Not Call"),
-]
+# The engine's statuses as the selection of every status field (Odoo needs a list, not a tuple).
+ACCOUNT_STATUSES = list(STATUS_DEFINITIONS)
 
 
 class OutboundAccount(models.Model):
@@ -26,7 +23,7 @@ class OutboundAccount(models.Model):
     company_id = fields.Many2one(related="list_id.company_id")
     reference = fields.Char(required=True, help="Account reference, unique within its list.")
     name = fields.Char()
-    status = fields.Selection(ACCOUNT_STATUSES, required=True, default="unused")
+    status = fields.Selection(ACCOUNT_STATUSES, required=True, default=DEFAULT_STATUS)
     email = fields.Char(help="Stored normalised (lower case); must be a valid address.")
     email_error = fields.Char(
         readonly=True, help="Why the imported email address was not kept, if it was invalid."
@@ -67,10 +64,20 @@ class OutboundAccount(models.Model):
     @api.depends("sms_number", "sms_country_id", "list_id.company_id.country_id")
     def _compute_sms_number_e164(self):
         for account in self:
-            country = account.sms_country_id or account.list_id.company_id.country_id
+            country = self._get_sms_country(account.sms_country_id, account.list_id.company_id)
             result = normalise_phone(account.sms_number, country.code or None)
             account.sms_number_e164 = result.e164
             account.sms_number_error = result.error
+
+    @api.model
+    def _get_sms_country(self, country, company):
+        """The country that reads a national SMS number, for the account's compute and the import.
+
+        ``country`` is the account's own: set by hand, or by the import to its profile's default
+        country, so that a recompute reads the number as the import did. Without one, the
+        company's country.
+        """
+        return country or company.country_id
 
     @api.depends("data")
     def _compute_data_display(self):
@@ -128,21 +135,19 @@ class OutboundAccount(models.Model):
 
     @api.model
     def _get_scope_sql(self, campaign, outbound_list, statuses, active_lists_only):
-        """WHERE clause over ``a`` (outbound_account) joined to ``l`` (its list) selecting the
-        accounts a send covers, and its parameters. The send wizard's panel and preview and
+        """Condition (an :class:`~odoo.tools.SQL`) over ``a`` (outbound_account) joined to ``l``
+        (its list) selecting the accounts a send covers. The send wizard's panel and preview and
         the job's recipients all use it, so what the panel counts is what the job sends to.
         """
-        where = ["l.campaign_id = %(campaign_id)s", "a.status = ANY(%(statuses)s)"]
+        conditions = [
+            SQL("l.campaign_id = %s", campaign.id),
+            SQL("a.status = ANY(%s)", statuses.mapped("code")),
+        ]
         if outbound_list:
-            where.append("a.list_id = %(list_id)s")
+            conditions.append(SQL("a.list_id = %s", outbound_list.id))
         if active_lists_only:
-            where.append("l.state = 'active'")
-        params = {
-            "campaign_id": campaign.id,
-            "list_id": outbound_list.id,
-            "statuses": statuses.mapped("code"),
-        }
-        return " AND ".join(where), params
+            conditions.append(SQL("l.state = 'active'"))
+        return SQL(" AND ").join(conditions)
 
     # ---- RENDERING
 

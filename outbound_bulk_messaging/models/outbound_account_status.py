@@ -22,6 +22,3 @@ class OutboundAccountStatus(models.Model):
     _sql_constraints = [
         ("code_unique", "unique(code)", "There is already a status with this code."),
     ]
-
-    def _get_codes(self):
-        return self.mapped("code")

@@ -3,6 +3,7 @@ from odoo.exceptions import ValidationError
 
 from ..engine.csv_import import ImportProfile
 from ..engine.errors import ImportFormatError
+from ..engine.statuses import DEFAULT_STATUS
 from .outbound_account import ACCOUNT_STATUSES
 
 
@@ -55,7 +56,7 @@ class OutboundImportProfile(models.Model):
     )
     email_column = fields.Char(string="Email Address Column", default="email")
     sms_column = fields.Char(string="SMS Number Column", default="mobile")
-    default_status = fields.Selection(ACCOUNT_STATUSES, default="unused", required=True)
+    default_status = fields.Selection(ACCOUNT_STATUSES, default=DEFAULT_STATUS, required=True)
     default_country_id = fields.Many2one(
         "res.country",
         help="Country used to read SMS numbers written without an international prefix.",
@@ -96,8 +97,13 @@ class OutboundImportProfile(models.Model):
                     self.env._("Import profile %(name)s: %(error)s", name=profile.name, error=error)
                 ) from error
 
-    def _get_engine_profile(self):
+    def _get_engine_profile(self, company=None):
+        """The engine's profile, reading national numbers as the accounts of ``company`` do
+        (by default the profile's company)."""
         self.ensure_one()
+        country = self.env["outbound.account"]._get_sms_country(
+            self.default_country_id, company or self.company_id
+        )
         return ImportProfile(
             delimiter=self.delimiter,
             quotechar=self.quotechar,
@@ -108,6 +114,6 @@ class OutboundImportProfile(models.Model):
             status_column=self.status_column or None,
             email_column=self.email_column or None,
             sms_column=self.sms_column or None,
-            default_region=self.default_country_id.code or None,
+            default_region=country.code or None,
             default_status=self.default_status,
         )

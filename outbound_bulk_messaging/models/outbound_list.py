@@ -62,7 +62,7 @@ class OutboundList(models.Model):
             outbound_list.account_count = counts.get(outbound_list.id, 0)
 
     @api.constrains("campaign_id", "company_id")
-    def _check_company(self):
+    def _check_campaign_company(self):
         for outbound_list in self.filtered("campaign_id"):
             if outbound_list.campaign_id.company_id != outbound_list.company_id:
                 raise ValidationError(

@@ -72,3 +72,7 @@ class TestAccount(OutboundCase):
         other = self.env["res.company"].create({"name": "Other"})
         with self.assertRaisesRegex(ValidationError, "North"):
             self.list_active.company_id = other
+
+    def test_odoo_company_check_is_not_shadowed(self):
+        # BaseModel._check_company(fnames) is Odoo's multi-company check, called with field names.
+        self.list_active._check_company(["campaign_id"])

@@ -1,6 +1,9 @@
+from unittest.mock import patch
+
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from ..wizard import outbound_account_import
 from .common import OutboundCase
 
 HEADER = "reference,name,status,email,mobile,due_date,amount\n"
@@ -50,7 +53,11 @@ class TestImport(OutboundCase):
         by_line = {int(row["line"]): row for row in report}
         self.assertEqual(sorted(by_line), [4, 5, 6, 7, 8])
         self.assertEqual(by_line[4]["severity"], "warning")
-        self.assertIn("bad@", by_line[4]["reason"])
+        # One report row per problem of the imported row: its email and its SMS number.
+        line_4 = [row["reason"] for row in report if row["line"] == "4"]
+        self.assertEqual(len(line_4), 2)
+        self.assertIn("bad@", line_4[0])
+        self.assertIn("12345", line_4[1])
         self.assertIn("reference", by_line[5]["reason"])
         self.assertIn("column", by_line[6]["reason"])
         self.assertIn("line 2", by_line[7]["reason"])
@@ -164,3 +171,62 @@ class TestImport(OutboundCase):
         self._import(HEADER + "T1,Ann,unused,,,,\n")
         self._import(HEADER + "T2,Bob,unused,,,,\n")
         self.assertEqual(self._accounts().mapped("reference"), ["T1", "T2"])
+
+    def test_every_engine_warning_reaches_the_report(self):
+        wizard = self._import(
+            HEADER
+            + "W1,Ann,unused,ann@example.com,0121 234 5678,,\n"
+            + "W2,Bob,unused,bad@,12345,,\n"
+            + "W3,Cid,unused,cid@example.com,07911 123456,,\n"
+        )
+        self.assertEqual((wizard.count_created, wizard.count_warnings), (3, 2))
+        self.assertEqual(self._accounts()[0].sms_number_e164, "+441212345678")
+        report = [
+            (row["line"], row["severity"], row["reason"]) for row in self._report_rows(wizard)
+        ]
+        self.assertEqual(
+            report,
+            [
+                (
+                    "2",
+                    "warning",
+                    "line 2: SMS number '0121 234 5678' is a fixed line number,"
+                    " which probably cannot receive SMS",
+                ),
+                ("3", "warning", "line 3: e-mail 'bad@' has nothing after the @"),
+                ("3", "warning", "line 3: SMS number '12345' is too short for GB (+44)"),
+            ],
+        )
+
+    def test_report_pages_keep_every_row_of_a_line(self):
+        rows = "".join(f"P{index},P,unused,bad{index}@,12345,,\n" for index in range(5))
+        with patch.object(outbound_account_import, "COPY_CHUNK", 3):
+            wizard = self._import(HEADER + rows)
+        report = self._report_rows(wizard)
+        self.assertEqual(len(report), 10)
+        self.assertEqual(wizard.count_warnings, 5)
+
+    def test_national_number_keeps_the_profile_country(self):
+        self.profile.default_country_id = self.env.ref("base.fr")  # company country: GB
+        self._import(HEADER + "F1,Ann,unused,,06 12 34 56 78,,\n")
+        account = self._accounts()
+        self.assertEqual(account.sms_country_id, self.env.ref("base.fr"))
+        self.assertEqual(account.sms_number_e164, "+33612345678")
+        account.name = "Ann Lee"
+        self.env.add_to_compute(account._fields["sms_number_e164"], account)
+        account.flush_recordset()
+        self.assertEqual(account.sms_number_e164, "+33612345678")
+        self.env.company.country_id = self.env.ref("base.us")
+        self.assertEqual(account.sms_number_e164, "+33612345678")
+        self.assertFalse(account.sms_number_error)
+
+    def test_without_profile_country_the_company_country_reads_the_number(self):
+        self.profile.default_country_id = False
+        wizard = self._import(HEADER + "G1,Ann,unused,,07911 123456,,\n")
+        self.assertEqual(wizard.count_warnings, 0)
+        account = self._accounts()
+        self.assertFalse(account.sms_country_id)
+        self.assertEqual(account.sms_number_e164, "+447911123456")
+        self.env.add_to_compute(account._fields["sms_number_e164"], account)
+        account.flush_recordset()
+        self.assertEqual(account.sms_number_e164, "+447911123456")

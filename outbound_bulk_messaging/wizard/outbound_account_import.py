@@ -13,7 +13,7 @@ from odoo.exceptions import UserError
 
 from ..engine.csv_import import AccountRow, read_accounts
 from ..engine.errors import ImportFormatError
-from ..engine.report import ReportWriter
+from ..engine.report import ReportWriter, account_warnings
 
 _logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ ROW_COLUMNS = (
     "sms_e164",
     "sms_error",
     "data",
+    "warnings",
 )
 
 
@@ -140,7 +141,7 @@ class OutboundAccountImport(models.TransientModel):
 
     def _load_rows(self, stream, size):
         self._create_work_tables()
-        profile = self.profile_id._get_engine_profile()
+        profile = self.profile_id._get_engine_profile(company=self.list_id.company_id)
         rows, errors = io.StringIO(), io.StringIO()
         row_writer, error_writer = csv.writer(rows), csv.writer(errors)
         count, columns = 0, set()
@@ -169,6 +170,8 @@ class OutboundAccountImport(models.TransientModel):
 
     def _row_values(self, row):
         data = json.dumps(row.data, ensure_ascii=False) if row.data else None
+        # The engine's own texts, listed in the report if the row survives the database checks.
+        warnings = account_warnings(row)
         return [
             row.line,
             row.reference,
@@ -180,6 +183,7 @@ class OutboundAccountImport(models.TransientModel):
             row.sms_e164,
             row.sms_error,
             data,
+            json.dumps(warnings, ensure_ascii=False) if warnings else None,
         ]
 
     def _copy_chunk(self, rows, errors):
@@ -204,10 +208,11 @@ class OutboundAccountImport(models.TransientModel):
                 line integer PRIMARY KEY, reference varchar NOT NULL, name varchar,
                 status varchar NOT NULL, email varchar, email_error varchar,
                 sms_number varchar, sms_e164 varchar, sms_error varchar, data jsonb,
-                rejected boolean NOT NULL DEFAULT false
+                warnings jsonb, rejected boolean NOT NULL DEFAULT false
             );
             CREATE TEMP TABLE outbound_import_report (
-                line integer, severity varchar, reference varchar, reason varchar, raw varchar
+                id serial, line integer, severity varchar, reference varchar, reason varchar,
+                raw varchar
             );
             """
         )
@@ -313,9 +318,11 @@ class OutboundAccountImport(models.TransientModel):
         self.env.cr.execute(
             """
             INSERT INTO outbound_import_report (line, severity, reference, reason)
-            SELECT line, 'warning', reference, concat_ws('; ', email_error, sms_error)
-              FROM outbound_import_row
-             WHERE NOT rejected AND (email_error IS NOT NULL OR sms_error IS NOT NULL)
+            SELECT r.line, 'warning', r.reference, warning.reason
+              FROM outbound_import_row r,
+                   jsonb_array_elements_text(r.warnings) WITH ORDINALITY AS warning(reason, n)
+             WHERE NOT r.rejected AND r.warnings IS NOT NULL
+             ORDER BY r.line, warning.n
             """
         )
 
@@ -388,10 +395,11 @@ class OutboundAccountImport(models.TransientModel):
     # ---- REPORT
 
     def _count_report(self):
+        # Rows, not report lines: an imported row may have several warnings.
         self.env.cr.execute(
             """
-            SELECT count(*) FILTER (WHERE severity = 'error'),
-                   count(*) FILTER (WHERE severity = 'warning')
+            SELECT count(DISTINCT line) FILTER (WHERE severity = 'error'),
+                   count(DISTINCT line) FILTER (WHERE severity = 'warning')
               FROM outbound_import_report
             """
         )
@@ -428,24 +436,28 @@ class OutboundAccountImport(models.TransientModel):
         )
 
     def _write_report(self, stream):
-        """Stream the reported rows, in line order, one page at a time (keyset pagination)."""
+        """Stream the reported rows, in line order, one page at a time (keyset pagination).
+
+        A line may have several report rows (warnings): ``id`` makes the key unique, in the
+        order they were reported.
+        """
         cr = self.env.cr
-        cr.execute("CREATE INDEX ON outbound_import_report (line, severity)")
-        writer, last = ReportWriter(stream), (-1, "")
+        cr.execute("CREATE INDEX ON outbound_import_report (line, severity, id)")
+        writer, last = ReportWriter(stream), (-1, "", 0)
         while True:
             cr.execute(
                 """
-                SELECT line, severity, reference, reason, raw FROM outbound_import_report
-                 WHERE (line, severity) > (%s, %s) ORDER BY line, severity LIMIT %s
+                SELECT line, severity, id, reference, reason, raw FROM outbound_import_report
+                 WHERE (line, severity, id) > (%s, %s, %s) ORDER BY line, severity, id LIMIT %s
                 """,
                 [*last, COPY_CHUNK],
             )
             page = cr.fetchall()
             if not page:
                 return
-            for line, severity, reference, reason, raw in page:
+            for line, severity, _id, reference, reason, raw in page:
                 writer.add(line, severity, reference, reason, raw)
-            last = page[-1][:2]
+            last = page[-1][:3]
 
     def _post_summary(self):
         self.list_id.message_post(
