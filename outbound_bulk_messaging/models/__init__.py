@@ -2,6 +2,7 @@ from . import (
     outbound_account,
     outbound_account_status,
     outbound_campaign,
+    outbound_dispatcher,
     outbound_import_profile,
     outbound_list,
     outbound_message,

@@ -31,6 +31,14 @@ class OutboundCampaign(models.Model):
         help="Outgoing mail server used for this campaign's emails.",
     )
 
+    email_max_errors = fields.Integer(
+        string="Pause Email After",
+        default=3,
+        help="Emails in a row whose outcome is unknown (timeout, dropped connection) after which "
+        "a job pauses. Each one fails its message as 'outcome unknown'; an email accepted in "
+        "between starts the count again.",
+    )
+
     template_ids = fields.One2many("outbound.template", "campaign_id", string="Templates")
     template_count = fields.Integer(compute="_compute_template_count")
 
@@ -87,6 +95,13 @@ class OutboundCampaign(models.Model):
             [(campaign_field, "in", self.ids)], [campaign_field], ["__count"]
         )
         return dict(groups)
+
+    @api.constrains("email_max_errors")
+    def _check_email_max_errors(self):
+        for campaign in self.filtered(lambda campaign: campaign.email_max_errors < 1):
+            raise ValidationError(
+                self.env._("Campaign %s: 'Pause Email After' must be at least 1.", campaign.name)
+            )
 
     @api.constrains("email_from")
     def _check_email_from(self):

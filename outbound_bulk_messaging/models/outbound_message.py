@@ -3,6 +3,7 @@ import logging
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
+from ..channels import channel_selection
 from ..engine.gateways import DELIVERY_STATES
 
 _logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class OutboundMessage(models.Model):
     template_id = fields.Many2one("outbound.template", readonly=True, ondelete="set null")
     account_id = fields.Many2one("outbound.account", readonly=True, ondelete="set null", index=True)
     account_reference = fields.Char(readonly=True, help="Kept if the account is later deleted.")
-    channel = fields.Selection([("email", "Email"), ("sms", "SMS")], required=True, readonly=True)
+    channel = fields.Selection(channel_selection(), required=True, readonly=True)
     address = fields.Char(readonly=True, help="Email address or E.164 number it was sent to.")
     state = fields.Selection(MESSAGE_STATES, required=True, default="queued", readonly=True)
     failure_reason = fields.Text(readonly=True)

@@ -4,13 +4,32 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..engine.errors import GatewayError
-from ..engine.gateways import GATEWAYS, SmsRequest, get_gateway
+from ..engine.gateways import GATEWAYS, SmsRequest, gateway_config, get_gateway
 
 ADMIN_GROUP = "outbound_bulk_messaging.group_outbound_admin"
+# Adapter setting -> field of this model, where the names differ.
+SETTING_FIELDS = {"ca_bundle": "ca_file"}
+
+
+def _provider_selection():
+    return [(code, adapter.label or code.title()) for code, adapter in GATEWAYS.items()]
+
+
+def _signature_methods():
+    """Every signing method an adapter offers, as (code, label) pairs."""
+    methods = {}
+    for adapter in GATEWAYS.values():
+        methods.update(getattr(adapter, "signature_methods", ()))
+    return list(methods.items())
 
 
 class OutboundSmsGateway(models.Model):
     """An SMS provider account. Another provider is one adapter class in ``engine/gateways``.
+
+    The fields are the settings of every provider; each adapter declares those it reads
+    (``settings``), and the form shows only those. For every provider ``api_key`` /
+    ``api_secret`` are its credential pair (Twilio: Account SID / Auth Token), ``default_sender``
+    its sender, ``rest_host`` and ``ca_file`` point its API at a test endpoint.
 
     Secrets are readable by Outbound administrators only (``groups=`` on the fields): campaign
     managers see the gateway's name to choose it on a campaign, nothing else.
@@ -25,27 +44,32 @@ class OutboundSmsGateway(models.Model):
     company_id = fields.Many2one(
         "res.company", required=True, index=True, default=lambda self: self.env.company
     )
-    provider = fields.Selection(
-        [(provider, provider.title()) for provider in GATEWAYS], default="vonage", required=True
+    provider = fields.Selection(_provider_selection(), default="vonage", required=True)
+    provider_settings = fields.Char(
+        compute="_compute_provider_settings",
+        help="The settings the provider's adapter reads (the form shows these only).",
     )
-    api_key = fields.Char(string="API Key", groups=ADMIN_GROUP)
-    api_secret = fields.Char(string="API Secret", groups=ADMIN_GROUP)
+    api_key = fields.Char(
+        string="API Key", groups=ADMIN_GROUP, help="Vonage: API key. Twilio: Account SID."
+    )
+    api_secret = fields.Char(
+        string="API Secret", groups=ADMIN_GROUP, help="Vonage: API secret. Twilio: Auth Token."
+    )
     signature_secret = fields.Char(
         groups=ADMIN_GROUP, help="When set, requests are signed instead of carrying the API secret."
     )
-    signature_method = fields.Selection(
-        [
-            ("md5", "HMAC-MD5"),
-            ("sha1", "HMAC-SHA1"),
-            ("sha256", "HMAC-SHA256"),
-            ("sha512", "HMAC-SHA512"),
-        ],
-        default="md5",
+    signature_method = fields.Selection(_signature_methods(), default="md5", groups=ADMIN_GROUP)
+    messaging_service_sid = fields.Char(
+        string="Messaging Service SID",
         groups=ADMIN_GROUP,
+        help="Twilio: send through this Messaging Service instead of a From number.",
     )
     rest_host = fields.Char(
         string="REST Host",
-        default="rest.nexmo.com",
+        compute="_compute_rest_host",
+        store=True,
+        readonly=False,
+        precompute=True,
         required=True,
         groups=ADMIN_GROUP,
         help="Host (and port) of the provider's API; point it at a test endpoint to try it out.",
@@ -81,6 +105,30 @@ class OutboundSmsGateway(models.Model):
         help="Set it as the SMS delivery receipt (DLR) webhook in the provider's dashboard.",
     )
     test_number = fields.Char(groups=ADMIN_GROUP, help="E.164 number for the test SMS.")
+    max_errors = fields.Integer(
+        string="Pause After",
+        default=3,
+        help="Sends in a row whose outcome is unknown (timeout, dropped connection, server "
+        "error) after which a job pauses. Each one fails its message as 'outcome unknown'; "
+        "a message accepted in between starts the count again.",
+    )
+
+    @api.depends("provider")
+    def _compute_provider_settings(self):
+        for gateway in self:
+            adapter = GATEWAYS.get(gateway.provider)
+            settings = adapter.settings if adapter else ()
+            gateway.provider_settings = ",".join(
+                SETTING_FIELDS.get(name, name) for name in settings
+            )
+
+    @api.depends("provider")
+    def _compute_rest_host(self):
+        defaults = {adapter.default_rest_host for adapter in GATEWAYS.values()}
+        for gateway in self:
+            adapter = GATEWAYS.get(gateway.provider)
+            if adapter and (not gateway.rest_host or gateway.rest_host in defaults):
+                gateway.rest_host = adapter.default_rest_host
 
     @api.depends("receipt_token", "provider")
     def _compute_receipt_url(self):
@@ -90,14 +138,14 @@ class OutboundSmsGateway(models.Model):
                 f"{base_url}/outbound/sms/{gateway.provider}/receipt/{gateway.receipt_token}"
             )
 
-    @api.constrains("messages_per_second", "timeout")
+    @api.constrains("messages_per_second", "timeout", "max_errors")
     def _check_limits(self):
         for gateway in self.sudo():
-            if gateway.messages_per_second < 0 or gateway.timeout < 1:
+            if gateway.messages_per_second < 0 or gateway.timeout < 1 or gateway.max_errors < 1:
                 raise ValidationError(
                     self.env._(
-                        "Gateway %s: messages per second must be 0 or more and the timeout "
-                        "at least 1 s.",
+                        "Gateway %s: messages per second must be 0 or more, the timeout at "
+                        "least 1 s and 'Pause After' at least 1.",
                         gateway.name,
                     )
                 )
@@ -145,37 +193,42 @@ class OutboundSmsGateway(models.Model):
     def _get_adapter(self):
         """The engine adapter of this gateway; raises AccountError on an unusable configuration."""
         self.ensure_one()
-        gateway = self.sudo()
-        return get_gateway(
-            gateway.provider,
-            api_key=gateway.api_key,
-            api_secret=gateway.api_secret,
-            signature_secret=gateway.signature_secret or None,
-            signature_method=gateway.signature_method or "md5",
-            rest_host=gateway.rest_host,
-            timeout=gateway.timeout,
-            ca_bundle=gateway.ca_file or None,
-        )
+        return get_gateway(self.sudo().provider, **self._get_adapter_config())
 
-    # ---- DELIVERY RECEIPTS
+    def _get_adapter_config(self):
+        """Every provider setting of this gateway, by the adapters' names (see SETTING_FIELDS)."""
+        self.ensure_one()
+        gateway = self.sudo()
+        return {
+            "api_key": gateway.api_key or None,
+            "api_secret": gateway.api_secret or None,
+            "signature_secret": gateway.signature_secret or None,
+            "signature_method": gateway.signature_method or "md5",
+            "messaging_service_sid": gateway.messaging_service_sid or None,
+            "rest_host": gateway.rest_host,
+            "timeout": gateway.timeout,
+            "ca_bundle": gateway.ca_file or None,
+        }
+
+    # ---- WEBHOOKS
 
     @api.model
-    def _handle_receipt(self, provider, token, params):
-        """Apply a delivery receipt received on a gateway's webhook.
+    def _find_by_token(self, provider, token, token_field="receipt_token"):
+        if not token or provider not in GATEWAYS:
+            return self.browse()
+        return self.sudo().search([("provider", "=", provider), (token_field, "=", token)], limit=1)
+
+    @api.model
+    def _handle_receipt(self, provider, token, webhook):
+        """Apply a delivery receipt received on a gateway's webhook (a ``WebhookRequest``).
 
         :return: None when no gateway has this token, else whether a message matched
         """
-        gateway = self.sudo().search(
-            [("provider", "=", provider), ("receipt_token", "=", token)], limit=1
-        )
-        if not token or not gateway:
+        gateway = self._find_by_token(provider, token)
+        if not gateway:
             return None
-        receipt = GATEWAYS[provider].parse_receipt(
-            params,
-            api_key=gateway.api_key,
-            signature_secret=gateway.signature_secret or None,
-            signature_method=gateway.signature_method or "md5",
-        )
+        config = gateway_config(provider, gateway._get_adapter_config())
+        receipt = GATEWAYS[provider].parse_receipt(webhook, **config)
         message = gateway._find_receipt_message(receipt)
         if message:
             message._apply_receipt(receipt)
@@ -183,14 +236,11 @@ class OutboundSmsGateway(models.Model):
 
     def _find_receipt_message(self, receipt):
         """The message the receipt's client_ref names, if it went to that number by this gateway."""
-        if not receipt.client_ref.isdigit():
+        client_ref = str(receipt.client_ref or "")
+        if not client_ref.isdigit():
             return self.env["outbound.message"]
-        message = self.env["outbound.message"].sudo().browse(int(receipt.client_ref)).exists()
-        to = "+" + receipt.to.removeprefix("+")
-        if (
-            message.channel != "sms"
-            or message.job_id.sms_gateway_id != self
-            or message.address != to
-        ):
+        message = self.env["outbound.message"].sudo().browse(int(client_ref)).exists()
+        to = "+" + str(receipt.to or "").removeprefix("+")
+        if message.job_id.sms_gateway_id != self or message.address != to:
             return self.env["outbound.message"]
         return message

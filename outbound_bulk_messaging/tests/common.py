@@ -9,6 +9,7 @@ from unittest.mock import patch
 from odoo import modules
 from odoo.tests import TransactionCase, new_test_user
 
+from .fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from .fakes import FakeVonage, SmtpSink, make_tls_files
 
 
@@ -128,22 +129,39 @@ class SendingCase(OutboundCase):
     @contextlib.contextmanager
     def fake_vonage(self, **options):
         """The HTTPS fake Vonage endpoint with its own CA, and a campaign gateway using it."""
+        credentials = {"api_key": "test-key", "api_secret": "test-secret", "default_sender": "ACME"}
+        with self._fake_gateway(FakeVonage, "vonage", credentials, options) as fake:
+            yield fake
+
+    @contextlib.contextmanager
+    def fake_twilio(self, **options):
+        """The HTTPS fake Twilio endpoint with its own CA, and a campaign gateway using it."""
+        credentials = {
+            "api_key": ACCOUNT_SID,
+            "api_secret": AUTH_TOKEN,
+            "default_sender": "+447700900999",
+        }
+        with self._fake_gateway(FakeTwilio, "twilio", credentials, options) as fake:
+            yield fake
+
+    @contextlib.contextmanager
+    def _fake_gateway(self, fake_class, provider, credentials, options):
         with tempfile.TemporaryDirectory() as directory:
             tls_files = make_tls_files(directory)
-            with FakeVonage(tls_files=tls_files, **options) as fake:
+            with fake_class(tls_files=tls_files, **options) as fake:
                 self.gateway = self.env["outbound.sms.gateway"].create(
                     {
-                        "name": "Fake Vonage",
-                        "api_key": "test-key",
-                        "api_secret": "test-secret",
+                        "name": f"Fake {provider}",
+                        "provider": provider,
                         "rest_host": fake.rest_host,
                         "ca_file": fake.ca_file,
                         "timeout": 1,
-                        "default_sender": "ACME",
                         "messages_per_second": 0,
+                        **credentials,
                     }
                 )
-                self.campaign.write({"sms_gateway_id": self.gateway.id, "sms_sender": "ACME"})
+                sender = credentials["default_sender"]
+                self.campaign.write({"sms_gateway_id": self.gateway.id, "sms_sender": sender})
                 yield fake
 
     def _wizard(self, record=None, **values):

@@ -4,10 +4,11 @@ from unittest.mock import patch
 from odoo.tests import freeze_time, tagged
 from odoo.tools import mute_logger
 
-from ..models import outbound_send_job
+from ..models import outbound_dispatcher
 from .common import SendingCase
 
 SEND_JOB_LOGGER = "odoo.addons.outbound_bulk_messaging.models.outbound_send_job"
+DISPATCHER_LOGGER = "odoo.addons.outbound_bulk_messaging.models.outbound_dispatcher"
 
 
 @tagged("post_install", "-at_install")
@@ -95,6 +96,7 @@ class TestDispatchEmail(SendingCase):
         self.assertEqual(len(sink.messages), 12)
 
     def test_server_dropping_the_connection_fails_one_message_as_unknown(self):
+        self.campaign.email_max_errors = 1  # pause at the first unknown outcome
         with self.smtp_sink(drop_after=4) as sink:
             job = self._send("email")
             with mute_logger(SEND_JOB_LOGGER):
@@ -203,7 +205,7 @@ class TestRecovery(SendingCase):
             messages = job.outbound_message_ids
             # A dispatcher claimed two messages as batch 424242 and died: nobody holds its lock.
             messages[:2].write({"state": "sending", "batch_id": 424242})
-            with self.assertLogs(SEND_JOB_LOGGER, "WARNING"):
+            with self.assertLogs(DISPATCHER_LOGGER, "WARNING"):
                 self._dispatch()
         self.assertEqual(self._states(job), {"failed": 2, "sent": 2})
         self.assertIn("interrupted: outcome unknown", messages[0].failure_reason)
@@ -223,9 +225,11 @@ class TestRecovery(SendingCase):
         self.env.flush_all()
         # Another connection (another dispatcher) holds the batch's lock while it sends.
         with self.registry.cursor() as other:
-            other.execute("SELECT pg_advisory_lock(%s, %s)", [outbound_send_job.BATCH_LOCK, 535353])
+            other.execute(
+                "SELECT pg_advisory_lock(%s, %s)", [outbound_dispatcher.BATCH_LOCK, 535353]
+            )
             self.env["outbound.send.job"]._recover_interrupted()
             other.execute(
-                "SELECT pg_advisory_unlock(%s, %s)", [outbound_send_job.BATCH_LOCK, 535353]
+                "SELECT pg_advisory_unlock(%s, %s)", [outbound_dispatcher.BATCH_LOCK, 535353]
             )
         self.assertEqual(messages[:2].mapped("state"), ["sending", "sending"])

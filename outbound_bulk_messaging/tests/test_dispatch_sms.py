@@ -4,7 +4,7 @@ from unittest.mock import patch
 from odoo.tests import common as common_tests, tagged
 from odoo.tools import mute_logger
 
-from ..models import outbound_send_job
+from ..models import outbound_dispatcher
 from .common import SendingCase
 
 SEND_JOB_LOGGER = "odoo.addons.outbound_bulk_messaging.models.outbound_send_job"
@@ -84,6 +84,7 @@ class TestDispatchSms(SendingCase):
 
     def test_server_error_fails_one_message_as_unknown_and_pauses(self):
         with self.fake_vonage(mode="http503") as fake:
+            self.gateway.max_errors = 1  # pause at the first unknown outcome
             job = self._send("sms")
             with mute_logger("vonage", SEND_JOB_LOGGER):
                 self._dispatch()
@@ -100,6 +101,7 @@ class TestDispatchSms(SendingCase):
             self.fake_vonage(mode="timeout", delay=3) as fake,
             patch("requests.Session.send", common_tests._super_send),
         ):
+            self.gateway.max_errors = 1  # pause at the first unknown outcome
             job = self._send("sms")
             started = time.monotonic()
             with mute_logger(SEND_JOB_LOGGER):
@@ -112,6 +114,7 @@ class TestDispatchSms(SendingCase):
 
     def test_dropped_connection_sends_once(self):
         with self.fake_vonage(mode="drop") as fake:
+            self.gateway.max_errors = 1  # pause at the first unknown outcome
             job = self._send("sms")
             with mute_logger(SEND_JOB_LOGGER):
                 self._dispatch()
@@ -123,7 +126,7 @@ class TestDispatchSms(SendingCase):
     def test_throttled_waits_and_goes_on(self):
         with (
             self.fake_vonage(numbers={"447911123001": "throttled"}) as fake,
-            patch.object(outbound_send_job, "THROTTLE_WAITS", (0.05, 0.05)),
+            patch.object(outbound_dispatcher, "THROTTLE_WAITS", (0.05, 0.05)),
         ):
             job = self._send("sms")
             self._dispatch()

@@ -1,3 +1,5 @@
+import json
+
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
@@ -34,6 +36,7 @@ class TestDeliveryReceipts(HttpCase, SendingCase):
     def _unknown_outcome_job(self, fake):
         """A job whose first SMS timed out: failed as outcome unknown, the job paused."""
         fake.mode = "drop"
+        self.gateway.max_errors = 1  # pause at the first unknown outcome
         job = self._send("sms")
         with mute_logger(SEND_JOB_LOGGER):
             self._dispatch()
@@ -101,3 +104,41 @@ class TestDeliveryReceipts(HttpCase, SendingCase):
                 .get_views([(False, "form")])["views"]["form"]["arch"]
             )
         self.assertNotIn("receipt_url", manager_view)
+
+    def _post_json(self, body, token=None):
+        url = f"/outbound/sms/vonage/receipt/{token or self.gateway.sudo().receipt_token}"
+        return self.url_open(url, data=body, headers={"Content-Type": "application/json"})
+
+    def test_malformed_json_receipts_answer_400_and_change_nothing(self):
+        with self.fake_vonage() as fake:
+            _job, message = self._unknown_outcome_job(fake)
+            with mute_logger(CONTROLLER_LOGGER, "werkzeug"):
+                answers = [
+                    self._post_json(body).status_code
+                    for body in (b"{not json", b"", b"[1, 2]", b'"text"', b"\xff\xfe")
+                ]
+                unknown_token = self._post_json(b"{not json", token="nope").status_code
+                oversized = self._post_json(b'{"a": "' + b"x" * 70_000 + b'"}').status_code
+        self.assertEqual(answers, [400] * 5)
+        self.assertEqual(unknown_token, 404)  # the token is checked before the body is read
+        self.assertEqual(oversized, 413)
+        message.invalidate_recordset()
+        self.assertEqual((message.state, message.delivery_status), ("failed", False))
+
+    def test_json_receipt_with_a_numeric_client_ref_settles_the_message(self):
+        with self.fake_vonage() as fake:
+            _job, message = self._unknown_outcome_job(fake)
+            body = {
+                "msisdn": message.address.removeprefix("+"),
+                "to": "ACME",
+                "messageId": "0A00000000000043",
+                "status": "delivered",
+                "err-code": "0",
+                "api-key": "test-key",
+                "client-ref": message.id,
+                "scts": "2611270905",
+            }
+            response = self._post_json(json.dumps(body).encode())
+        self.assertEqual(response.status_code, 200)
+        message.invalidate_recordset()
+        self.assertEqual((message.state, message.delivery_status), ("sent", "delivered"))

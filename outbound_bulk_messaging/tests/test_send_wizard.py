@@ -144,7 +144,11 @@ class TestSendWizard(SendingCase):
                 "body": "<p>Hi</p>",
             }
         )
+        # The SMS template is chosen apart and never defaults to an HTML one; given one anyway
+        # (an RPC script), Send SMS stays blocked.
         wizard = self._wizard(template_id=html.id)
+        self.assertEqual(wizard.sms_template_id, self.template)
+        wizard = self._wizard(template_id=html.id, sms_template_id=html.id)
         self.assertTrue(wizard.can_send_email)
         self.assertFalse(wizard.can_send_sms)
         self.assertIn("only text templates", wizard.sms_blockers)

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
+from ..channels import CHANNELS, get_channel
 from ..engine.errors import TemplateError
 from ..models.outbound_send_job import INTERVAL_UNITS, RESEND_PERIODS
 
@@ -22,11 +24,22 @@ class OutboundSendWizard(models.TransientModel):
     list_id = fields.Many2one("outbound.list", readonly=True)
     template_id = fields.Many2one(
         "outbound.template",
+        string="Email Template",
         domain="[('campaign_id', 'in', [campaign_id, False])]",
         compute="_compute_template_id",
         store=True,
         readonly=False,
         precompute=True,
+    )
+    sms_template_id = fields.Many2one(
+        "outbound.template",
+        string="SMS Template",
+        domain="[('campaign_id', 'in', [campaign_id, False]), ('use_for_sms', '=', True)]",
+        compute="_compute_sms_template_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="Only text templates usable for SMS can be sent as SMS.",
     )
     account_statuses = fields.Many2many(
         "outbound.account.status",
@@ -81,15 +94,8 @@ class OutboundSendWizard(models.TransientModel):
         values = super().default_get(fields_list)
         model, record_id = self.env.context.get("active_model"), self.env.context.get("active_id")
         if model == "outbound.list" and record_id:
-            outbound_list = self.env["outbound.list"].browse(record_id)
-            if not outbound_list.campaign_id:
-                raise UserError(
-                    self.env._(
-                        "List %s is not assigned to a campaign: assign it to one before sending.",
-                        outbound_list.name,
-                    )
-                )
-            values.update(list_id=outbound_list.id, campaign_id=outbound_list.campaign_id.id)
+            campaign = self._get_list_campaign(record_id)
+            values.update(list_id=record_id, campaign_id=campaign.id)
         elif model == "outbound.campaign" and record_id:
             values["campaign_id"] = record_id
         return values
@@ -112,6 +118,22 @@ class OutboundSendWizard(models.TransientModel):
                     limit=1,
                 )
 
+    @api.depends("campaign_id", "template_id")
+    def _compute_sms_template_id(self):
+        for wizard in self:
+            if wizard.template_id.use_for_sms:
+                wizard.sms_template_id = wizard.template_id
+            elif not wizard.sms_template_id.use_for_sms:
+                wizard.sms_template_id = self.env["outbound.template"].search(
+                    [
+                        ("campaign_id", "in", [wizard.campaign_id.id, False]),
+                        ("company_id", "=", wizard.campaign_id.company_id.id),
+                        ("use_for_sms", "=", True),
+                    ],
+                    order="campaign_id, id",
+                    limit=1,
+                )
+
     @api.depends("campaign_id", "list_id", "account_statuses", "active_lists_only")
     def _compute_panel(self):
         for wizard in self:
@@ -129,26 +151,24 @@ class OutboundSendWizard(models.TransientModel):
                 }
             )
 
-    @api.depends("count_with_email", "count_with_sms", "template_id", "campaign_id")
+    @api.depends(
+        "count_with_email", "count_with_sms", "template_id", "sms_template_id", "campaign_id"
+    )
     def _compute_blockers(self):
         for wizard in self:
-            email_blockers = wizard._get_blockers("email")
-            sms_blockers = wizard._get_blockers("sms")
-            wizard.update(
-                {
-                    "email_blockers": "; ".join(email_blockers),
-                    "sms_blockers": "; ".join(sms_blockers),
-                    "can_send_email": not email_blockers,
-                    "can_send_sms": not sms_blockers,
-                }
-            )
+            values = {}
+            for code in CHANNELS:
+                blockers = wizard._get_blockers(code)
+                values[f"{code}_blockers"] = "; ".join(blockers)
+                values[f"can_send_{code}"] = not blockers
+            wizard.update(values)
 
     @api.depends("campaign_id", "list_id", "account_statuses", "active_lists_only", "template_id")
     def _compute_preview_account_id(self):
         for wizard in self:
             wizard.preview_account_id = wizard._get_preview_account()
 
-    @api.depends("preview_account_id", "template_id")
+    @api.depends("preview_account_id", "template_id", "sms_template_id")
     def _compute_preview(self):
         for wizard in self:
             values = dict.fromkeys(
@@ -161,22 +181,50 @@ class OutboundSendWizard(models.TransientModel):
                 ),
                 False,
             )
-            if wizard.template_id and wizard.preview_account_id:
+            if (wizard.template_id or wizard.sms_template_id) and wizard.preview_account_id:
                 try:
                     values.update(wizard._get_preview_values())
                 except TemplateError as error:
                     values["preview_error"] = str(error)
             wizard.update(values)
 
-    @api.constrains("campaign_id", "list_id", "template_id", "preview_account_id")
+    @api.constrains(
+        "campaign_id", "list_id", "template_id", "sms_template_id", "preview_account_id"
+    )
     def _check_records_access(self):
         """What the wizard shows and sends must be readable by whoever opens it.
 
         The panel counts in SQL and the cron renders as superuser, so a campaign, list, template
         or account of another company given by id would otherwise leak or be sent.
         """
-        for field_name in ("campaign_id", "list_id", "template_id", "preview_account_id"):
+        for field_name in (
+            "campaign_id",
+            "list_id",
+            "template_id",
+            "sms_template_id",
+            "preview_account_id",
+        ):
             self[field_name].check_access("read")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("list_id") and not vals.get("campaign_id"):
+                vals["campaign_id"] = self._get_list_campaign(vals["list_id"]).id
+        return super().create(vals_list)
+
+    @api.model
+    def _get_list_campaign(self, list_id):
+        """The campaign a send from list ``list_id`` belongs to; a clear error without one."""
+        outbound_list = self.env["outbound.list"].browse(list_id)
+        if not outbound_list.campaign_id:
+            raise UserError(
+                self.env._(
+                    "List %s is not assigned to a campaign: assign it to one before sending.",
+                    outbound_list.name,
+                )
+            )
+        return outbound_list.campaign_id
 
     # ---- ACTIONS
 
@@ -204,7 +252,8 @@ class OutboundSendWizard(models.TransientModel):
     def _action_send(self, channel):
         self.ensure_one()
         self._check_can_send(channel)
-        job = self.env["outbound.send.job"].create(self._prepare_job_values(channel))
+        # Jobs are created here only, after the checks above (nobody has create rights on them).
+        job = self.env["outbound.send.job"].sudo().create(self._prepare_job_values(channel))
         job._create_messages()
         job._schedule_dispatch(job.start_at)
         job.message_post(body=job._get_creation_summary())
@@ -233,12 +282,12 @@ class OutboundSendWizard(models.TransientModel):
     def _prepare_job_values(self, channel):
         now = fields.Datetime.now()
         start_at = now if self.use_current_time or not self.start_at else max(self.start_at, now)
-        campaign = self.campaign_id
-        values = {
-            "campaign_id": campaign.id,
+        descriptor = get_channel(channel)
+        return {
+            "campaign_id": self.campaign_id.id,
             "list_id": self.list_id.id,
             "channel": channel,
-            "template_id": self.template_id.id,
+            "template_id": self[descriptor.template_field].id,
             "account_statuses": [fields.Command.set(self.account_statuses.ids)],
             "resend_period": self.resend_period,
             "active_lists_only": self.active_lists_only,
@@ -246,12 +295,8 @@ class OutboundSendWizard(models.TransientModel):
             "batch_size": self.batch_size,
             "batch_interval": self.batch_interval,
             "batch_interval_unit": self.batch_interval_unit,
+            **descriptor.job_values(self.campaign_id),
         }
-        if channel == "email":
-            values.update(email_from=campaign.email_from, mail_server_id=campaign.mail_server_id.id)
-        else:
-            values.update(sms_sender=campaign.sms_sender, sms_gateway_id=campaign.sms_gateway_id.id)
-        return values
 
     # ---- PANEL
 
@@ -261,17 +306,23 @@ class OutboundSendWizard(models.TransientModel):
         )
 
     def _count_accounts(self):
+        """(accounts in scope, with an email address, with a valid SMS number)."""
         if not self.campaign_id:
             return 0, 0, 0
         self.env["outbound.account"].flush_model()
-        where, params = self._scope_where()
+        counts = SQL(", ").join(
+            SQL("count(%s)", CHANNELS[code].address_sql("a")) for code in ("email", "sms")
+        )
         self.env.cr.execute(
-            f"""
-            SELECT count(*), count(a.email), count(a.sms_number_e164)
-              FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
-             WHERE {where}
-            """,
-            params,
+            SQL(
+                """
+                SELECT count(*), %s
+                  FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
+                 WHERE %s
+                """,
+                counts,
+                self._scope_where(),
+            )
         )
         return self.env.cr.fetchone()
 
@@ -279,45 +330,27 @@ class OutboundSendWizard(models.TransientModel):
         if not self.campaign_id:
             return 0, 0, 0
         self.env["outbound.message"].flush_model()
-        column, value = (
-            ("list_id", self.list_id.id) if self.list_id else ("campaign_id", self.campaign_id.id)
+        scope = (
+            SQL("list_id = %s", self.list_id.id)
+            if self.list_id
+            else SQL("campaign_id = %s", self.campaign_id.id)
         )
         self.env.cr.execute(
-            f"""
-            SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')),
-                   count(*) FILTER (WHERE state = 'sent'),
-                   count(*) FILTER (WHERE state = 'failed')
-              FROM outbound_message WHERE {column} = %s
-            """,
-            [value],
+            SQL(
+                """
+                SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')),
+                       count(*) FILTER (WHERE state = 'sent'),
+                       count(*) FILTER (WHERE state = 'failed')
+                  FROM outbound_message WHERE %s
+                """,
+                scope,
+            )
         )
         return self.env.cr.fetchone()
 
     def _get_blockers(self, channel):
         """Why the Send button of ``channel`` is disabled (empty: it can send)."""
-        campaign, template = self.campaign_id, self.template_id
-        blockers = []
-        if channel == "email":
-            if not self.count_with_email:
-                blockers.append(self.env._("no account in scope has an email address"))
-            if not template:
-                blockers.append(self.env._("choose a template"))
-            elif not template.subject:
-                blockers.append(self.env._("the template has no subject"))
-            if not campaign.mail_server_id:
-                blockers.append(self.env._("the campaign has no mail server"))
-            if not campaign.email_from:
-                blockers.append(self.env._("the campaign has no sender address"))
-        else:
-            if not self.count_with_sms:
-                blockers.append(self.env._("no account in scope has a valid SMS number"))
-            if not template:
-                blockers.append(self.env._("choose a template"))
-            elif not template.use_for_sms:
-                blockers.append(self.env._("only text templates usable for SMS can be sent as SMS"))
-            if not campaign.sms_gateway_id:
-                blockers.append(self.env._("the campaign has no SMS gateway"))
-        return blockers
+        return get_channel(channel).blockers(self)
 
     # ---- PREVIEW
 
@@ -326,25 +359,31 @@ class OutboundSendWizard(models.TransientModel):
         if not self.campaign_id:
             return self.env["outbound.account"]
         sms_only = self.template_id.use_for_sms and not self.template_id.subject
-        address = "a.sms_number_e164" if sms_only else "a.email"
+        address = CHANNELS["sms" if sms_only else "email"].address_sql("a")
         self.env["outbound.account"].flush_model()
-        where, params = self._scope_where()
         self.env.cr.execute(
-            f"""
-            SELECT a.id FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
-             WHERE {where} ORDER BY {address} IS NULL, a.id LIMIT 1
-            """,
-            params,
+            SQL(
+                """
+                SELECT a.id FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
+                 WHERE %s ORDER BY %s IS NULL, a.id LIMIT 1
+                """,
+                self._scope_where(),
+                address,
+            )
         )
         return self.env["outbound.account"].browse(row[0] for row in self.env.cr.fetchall())
 
     def _get_preview_values(self):
-        preview = self.template_id._get_preview(self.preview_account_id)
-        values = {
-            "preview_subject": preview["subject"],
-            "preview_body": preview["body"],
-            "preview_sms_info": preview["sms_info"],
-        }
-        if self.template_id.use_for_sms:
-            values["preview_sms"] = preview["text"]
+        values = {}
+        if self.template_id:
+            preview = self.template_id._get_preview(self.preview_account_id)
+            values.update(
+                preview_subject=preview["subject"],
+                preview_body=preview["body"],
+                preview_sms_info=preview["sms_info"],
+            )
+        sms_template = self.sms_template_id
+        if sms_template:
+            preview = sms_template._get_preview(self.preview_account_id)
+            values.update(preview_sms=preview["text"], preview_sms_info=preview["sms_info"])
         return values

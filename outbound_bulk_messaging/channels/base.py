@@ -1,0 +1,92 @@
+"""What a channel descriptor and its transport offer to the wizard, the job and the dispatcher."""
+
+from odoo.tools import SQL
+
+from ..engine.errors import TemplateError
+
+
+class TransportBusy(Exception):
+    """Another dispatcher is sending through the same provider account; try on the next run."""
+
+
+class Channel:
+    """A sending channel, described by data; the methods are the few rules data cannot say.
+
+    :attr code: the value stored in ``channel`` fields
+    :attr address_column: column of ``outbound_account`` holding the usable address (empty when
+        missing or invalid)
+    :attr blacklist_model: Odoo model whose active entries may not be sent to, and
+        :attr:`blacklist_column` its address column
+    :attr template_field: the wizard's template field for this channel
+    :attr count_field: the wizard's panel field counting accounts with a usable address
+    :attr campaign_fields: job field -> campaign field copied when a job is created
+    :attr transport: the :class:`Transport` class that sends
+    """
+
+    code = None
+    label = None
+    address_column = None
+    blacklist_model = None
+    blacklist_column = None
+    template_field = None
+    count_field = None
+    campaign_fields = {}
+    transport = None
+
+    def address_sql(self, alias):
+        return SQL.identifier(alias, self.address_column)
+
+    def invalid_sql(self, alias):
+        """Condition on the account ``alias`` saying its address was given but is invalid."""
+        raise NotImplementedError
+
+    def invalid_detail_sql(self, alias):
+        """SQL text saying why the account's address is invalid."""
+        raise NotImplementedError
+
+    def no_address_reason(self, env):
+        raise NotImplementedError
+
+    def invalid_reason(self, env):
+        """Translated text with ``%(error)s`` for the address's own problem."""
+        raise NotImplementedError
+
+    def job_values(self, campaign):
+        """What a job of this channel copies from ``campaign`` (sender, server, gateway)."""
+        return {
+            job_field: campaign[campaign_field].id
+            if campaign._fields[campaign_field].type == "many2one"
+            else campaign[campaign_field]
+            for job_field, campaign_field in self.campaign_fields.items()
+        }
+
+    def blockers(self, wizard):
+        """Why the wizard cannot send on this channel (empty: it can)."""
+        return []
+
+    def max_errors(self, job):
+        """Sends in a row with an unknown outcome after which the job pauses."""
+        return 3
+
+
+class Transport:
+    """Sends the messages of one job during one dispatch; ``limiter`` spaces the sends."""
+
+    limiter = None
+
+    def __init__(self, job, compiled, limiters):
+        self.job = job
+        self.compiled = compiled
+
+    def send(self, payload):
+        """Send one message (``payload``: id, address, render context) -> ``dispatch.Accepted``."""
+        raise NotImplementedError
+
+    def close(self):
+        """Release what the transport holds (connection, locks)."""
+
+    @staticmethod
+    def context(payload):
+        if payload["context"] is None:
+            raise TemplateError("the account was deleted before the message was sent")
+        return payload["context"]

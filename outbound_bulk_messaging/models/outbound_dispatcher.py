@@ -1,0 +1,415 @@
+import logging
+import threading
+import time
+
+import psycopg2.errors
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from odoo.addons.base.models.ir_cron import MAX_BATCH_PER_CRON_JOB
+
+from ..channels import TransportBusy, get_channel
+from ..engine import dispatch, render
+from ..engine.errors import GatewayError, TemplateError
+
+_logger = logging.getLogger(__name__)
+
+# Messages claimed and committed together. A crash can leave at most one such batch with an
+# unknown outcome, so it stays small; large enough that a commit per batch costs little.
+DISPATCH_BATCH = 100
+# Seconds to wait before sending a throttled message again; then it goes back to the queue.
+THROTTLE_WAITS = (1, 2, 4)
+# pg advisory lock namespaces (first key of the two-int form); the gateways' is in channels.sms.
+BATCH_LOCK = 0x0B0A
+JOB_LOCK = 0x0B0C
+# Seconds to wait when another dispatcher is claiming a batch of the same job.
+CLAIM_WAIT = 0.01
+# A job whose next window opens within this many seconds of the run's deadline is waited for
+# in the run rather than left to the cron's next poll, which may come tens of seconds late.
+MAX_WINDOW_WAIT = 30.0
+MAX_WINDOW_ROUNDS = 4
+
+
+def commit(cr):
+    """Commit ``cr`` outside tests (a test runs in one transaction that must not be committed)."""
+    if not getattr(threading.current_thread(), "testing", False):
+        # Committed batch by batch on purpose: a claim must be durable before the send, and an
+        # outcome as soon as it is known (at most once, nothing lost).
+        cr.commit()  # pylint: disable=invalid-commit
+
+
+class OutboundDispatcher(models.AbstractModel):
+    """Sends the due batches of the send jobs: claim, send, record, recover.
+
+    Several dispatchers (cron threads, Odoo servers) may work on one job. They never write the
+    job row while claiming: claims are serialised by an advisory lock on the job, the pace is
+    counted from the messages' ``claimed_at``, and the few writes of the job row (state, next
+    run, error streak) go through ``outbound.send.job._update_job``, which retries when another
+    dispatcher wrote it first (Odoo runs transactions in REPEATABLE READ).
+    """
+
+    _name = "outbound.dispatcher"
+    _description = "Outbound Dispatcher"
+
+    @api.model
+    def _run(self):
+        """Send what the pace allows now for every due job, within the run's share of the budget.
+
+        While messages remain, Odoo runs the action again at once, up to MAX_BATCH_PER_CRON_JOB
+        times in the same turn of the cron worker, and the worker's time limit applies to the
+        whole turn: each run gets that share of the budget.
+        """
+        self._recover_interrupted()
+        share = self._get_time_budget() / MAX_BATCH_PER_CRON_JOB
+        deadline = time.monotonic() + share
+        limiters = {}
+        processed = 0
+        for _round in range(MAX_WINDOW_ROUNDS):
+            for job in self._get_due_jobs():
+                processed += self._dispatch_job(job, deadline, limiters)
+                if time.monotonic() >= deadline:
+                    break
+            if not self._wait_for_next_window(deadline):
+                break
+        remaining = self._count_ready_messages()
+        if time.monotonic() >= deadline + share:
+            # One send outlasted the run's share (a provider stalling until its timeout): end
+            # the worker's turn, the next one starts at the cron's next call.
+            remaining = 0
+        self.env["ir.cron"]._notify_progress(done=processed, remaining=remaining)
+        return processed
+
+    @api.model
+    def _get_time_budget(self):
+        """Seconds one turn of the cron worker may spend sending (below its time limit)."""
+        param = self.env["ir.config_parameter"].sudo().get_param("outbound.dispatch_time_budget")
+        return float(param or 60)
+
+    @api.model
+    def _get_due_jobs(self):
+        now = fields.Datetime.now()
+        return self.env["outbound.send.job"].search(
+            [("state", "in", ("scheduled", "running")), ("start_at", "<=", now)],
+            order="start_at, id",
+        )
+
+    @api.model
+    def _count_ready_messages(self):
+        """Queued messages that could go now (their window has room): the cron's 'remaining'."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT count(*) FROM outbound_message m
+                  JOIN outbound_send_job j ON j.id = m.job_id
+                 WHERE m.state = 'queued' AND j.state IN ('scheduled', 'running')
+                   AND j.start_at <= %(now)s AND coalesce(j.next_run_at, j.start_at) <= %(now)s
+                """,
+                now=fields.Datetime.now(),
+            )
+        )
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _wait_for_next_window(self, deadline):
+        """Sleep until the next job window opens when that is before ``deadline``.
+
+        ``ir.cron._trigger(at=…)`` is read only when the cron thread next polls, so a window
+        opening during this run would otherwise go out late. Returns whether it waited.
+        """
+        self.env.flush_all()
+        commit(self.env.cr)  # nothing held while sleeping; the next read sees other workers
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT min(next_run_at) FROM outbound_send_job
+                 WHERE state IN ('scheduled', 'running') AND next_run_at > %s
+                """,
+                fields.Datetime.now(),
+            )
+        )
+        next_run = self.env.cr.fetchone()[0]
+        if not next_run:
+            return False
+        wait = (next_run - fields.Datetime.now()).total_seconds()
+        if wait > min(MAX_WINDOW_WAIT, deadline - time.monotonic()):
+            return False
+        time.sleep(max(wait, 0))
+        self.env.invalidate_all()
+        return fields.Datetime.now() >= next_run  # a frozen clock (tests) never gets there
+
+    # ---- ONE JOB
+
+    @api.model
+    def _dispatch_job(self, job, deadline, limiters):
+        """Send the job's claimable batches until its window is used up or time runs out."""
+        processed, transport = 0, None
+        try:
+            while time.monotonic() < deadline:
+                batch_id, message_ids = self._claim_batch(job)
+                if message_ids is None:
+                    time.sleep(CLAIM_WAIT)  # another dispatcher is claiming: its turn is short
+                    continue
+                if not message_ids:
+                    break
+                try:
+                    transport = transport or self._open_transport(job, limiters)
+                except (GatewayError, TemplateError) as error:
+                    self._release_batch(batch_id, message_ids)
+                    job._update_job(pause=str(error))
+                    break
+                except TransportBusy:
+                    self._release_batch(batch_id, message_ids)
+                    break
+                result = self._send_batch(job, batch_id, message_ids, transport, deadline)
+                processed += len(message_ids)
+                self._after_batch(job, result)
+                if result.pause_reason or result.throttled:
+                    break
+        finally:
+            if transport:
+                transport.close()
+        job._update_job(finish=True)
+        return processed
+
+    @api.model
+    def _open_transport(self, job, limiters):
+        channel = get_channel(job.channel)
+        return channel.transport(job, job.template_id._compile(), limiters)
+
+    @api.model
+    def _after_batch(self, job, result):
+        values = {"error_streak": result.streak} if result.streak != job.error_streak else {}
+        if values or result.pause_reason:
+            job._update_job(values=values, pause=result.pause_reason)
+
+    # ---- CLAIM
+
+    @api.model
+    def _claim_batch(self, job):
+        """Claim the next batch the pace allows and commit the claim before anything is sent.
+
+        Returns ``(batch id, message ids)``: no ids when there is nothing to send now, ``None``
+        when another dispatcher is claiming for this job at this very moment.
+        """
+        cr = self.env.cr
+        # A session lock, committed before claiming: the claim's snapshot then sees everything
+        # the previous holder committed (a transaction-level lock would be taken after it).
+        cr.execute(SQL("SELECT pg_try_advisory_lock(%s, %s)", JOB_LOCK, job.id))
+        locked = cr.fetchone()[0]
+        commit(cr)
+        if not locked:
+            return None, None
+        try:
+            return self._claim_locked_batch(job)
+        finally:
+            cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", JOB_LOCK, job.id))
+
+    @api.model
+    def _claim_locked_batch(self, job):
+        cr = self.env.cr
+        job.invalidate_recordset()
+        if job.state not in ("scheduled", "running"):
+            return None, []
+        now = fields.Datetime.now()
+        count = min(job._window_room(now)[1], DISPATCH_BATCH)
+        if not count:
+            return None, []
+        cr.execute(SQL("SELECT nextval('outbound_message_batch_seq')"))
+        batch_id = cr.fetchone()[0]
+        # Held by this connection until the batch's outcomes are committed: a dispatcher that
+        # dies releases it, which is how recovery tells a dead batch from a live one.
+        cr.execute(SQL("SELECT pg_advisory_lock(%s, %s)", BATCH_LOCK, batch_id))
+        cr.execute(
+            SQL(
+                """
+                UPDATE outbound_message
+                   SET state = 'sending', batch_id = %(batch)s, claimed_at = %(now)s
+                 WHERE id IN (SELECT id FROM outbound_message
+                               WHERE job_id = %(job)s AND state = 'queued'
+                               ORDER BY id LIMIT %(count)s FOR UPDATE SKIP LOCKED)
+                RETURNING id
+                """,
+                batch=batch_id,
+                job=job.id,
+                count=count,
+                now=now,
+            )
+        )
+        message_ids = sorted(row[0] for row in cr.fetchall())
+        self.env["outbound.message"].invalidate_model(["state", "batch_id", "claimed_at"])
+        commit(cr)
+        if not message_ids:
+            self._unlock_batch(batch_id)
+        elif job.state == "scheduled":
+            job._update_job(values={"state": "running"})
+        return batch_id, message_ids
+
+    # ---- SEND AND RECORD
+
+    @api.model
+    def _send_batch(self, job, batch_id, message_ids, transport, deadline=None):
+        started = time.monotonic()
+        try:
+            result = dispatch.send_batch(
+                self._load_batch(job, message_ids),
+                transport.send,
+                limiter=transport.limiter,
+                throttle_waits=THROTTLE_WAITS,
+                deadline=deadline,
+                max_errors=get_channel(job.channel).max_errors(job),
+                streak=job.error_streak,
+            )
+            self._record(job, result)
+            commit(self.env.cr)
+        finally:
+            self._unlock_batch(batch_id)
+        _logger.info(
+            "Send job %s: batch %s: %d sent, %d failed, %d requeued in %.2fs",
+            job.name,
+            batch_id,
+            result.count(dispatch.SENT),
+            result.count(dispatch.FAILED),
+            result.count(dispatch.QUEUED),
+            time.monotonic() - started,
+        )
+        return result
+
+    @api.model
+    def _load_batch(self, job, message_ids):
+        """(message id, payload) pairs: the address and the plain data the template sees."""
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT m.id, m.address, m.account_id, a.reference, a.name, a.email,
+                       a.sms_number, a.sms_number_e164, a.status, a.data, l.name AS list_name
+                  FROM outbound_message m
+                  LEFT JOIN outbound_account a ON a.id = m.account_id
+                  LEFT JOIN outbound_list l ON l.id = a.list_id
+                 WHERE m.id = ANY(%s) ORDER BY m.id
+                """,
+                message_ids,
+            )
+        )
+        fetched = self.env.cr.dictfetchall()  # before any other query reuses the cursor
+        accounts = self.env["outbound.account"]
+        labels = accounts._get_status_labels()
+        campaign_name = job.campaign_id.name
+        rows = []
+        for row in fetched:
+            payload = {"id": row["id"], "address": row["address"], "context": None}
+            if row["account_id"]:
+                values = accounts._row_render_values(row, labels)
+                payload["context"] = render.make_context(
+                    values, list_name=row["list_name"], campaign_name=campaign_name
+                )
+            rows.append((row["id"], payload))
+        return rows
+
+    @api.model
+    def _record(self, job, result):
+        """Write a batch's outcomes in one statement; requeued ones no longer count in the pace."""
+        outcomes = result.outcomes
+        for outcome in outcomes:
+            if outcome.state == dispatch.FAILED:
+                _logger.info(
+                    "Send job %s: message %s failed: %s",
+                    job.name,
+                    outcome.message_id,
+                    outcome.reason,
+                )
+
+        def column(name):
+            return [getattr(outcome, name) for outcome in outcomes]
+
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE outbound_message m
+                   SET state = v.state, failure_reason = v.reason, sent_at = v.sent_at,
+                       provider_message_id = v.provider_id, sms_parts = v.parts,
+                       sms_price = v.price, outcome_unknown = v.unknown,
+                       claimed_at = CASE WHEN v.state = 'queued' THEN NULL ELSE m.claimed_at END,
+                       write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
+                  FROM unnest(%s::int[], %s::varchar[], %s::text[], %s::timestamp[],
+                              %s::varchar[], %s::int[], %s::float[], %s::boolean[])
+                       AS v(id, state, reason, sent_at, provider_id, parts, price, unknown)
+                 WHERE m.id = v.id AND m.state = 'sending'
+                """,
+                self.env.uid,
+                column("message_id"),
+                column("state"),
+                column("reason"),
+                column("sent_at"),
+                column("provider_id"),
+                column("parts"),
+                column("price"),
+                column("unknown"),
+            )
+        )
+        self.env["outbound.message"].invalidate_model()
+
+    @api.model
+    def _release_batch(self, batch_id, message_ids):
+        """Put a claimed batch back in the queue: nothing of it was tried."""
+        self.env.cr.execute(
+            SQL(
+                "UPDATE outbound_message SET state = 'queued', batch_id = NULL, claimed_at = NULL"
+                " WHERE id = ANY(%s) AND state = 'sending'",
+                message_ids,
+            )
+        )
+        self.env["outbound.message"].invalidate_model(["state", "batch_id", "claimed_at"])
+        commit(self.env.cr)
+        self._unlock_batch(batch_id)
+
+    @api.model
+    def _unlock_batch(self, batch_id):
+        self.env.cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", BATCH_LOCK, batch_id))
+
+    # ---- RECOVERY
+
+    @api.model
+    def _recover_interrupted(self):
+        """Fail the messages a dead dispatcher left 'sending': never resend them automatically."""
+        self.env.flush_all()
+        cr = self.env.cr
+        cr.execute(SQL("SELECT DISTINCT batch_id FROM outbound_message WHERE state = 'sending'"))
+        for (batch_id,) in cr.fetchall():
+            try:
+                self._recover_batch(batch_id)
+            except psycopg2.errors.SerializationFailure:
+                # Another dispatcher recovered it first.
+                cr.rollback()
+        self.env["outbound.message"].invalidate_model()
+
+    @api.model
+    def _recover_batch(self, batch_id):
+        cr = self.env.cr
+        cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", BATCH_LOCK, batch_id))
+        if not cr.fetchone()[0]:
+            return  # a live dispatcher is sending this batch
+        reason = self.env._(
+            "interrupted: outcome unknown (the dispatcher stopped while sending batch %s); "
+            "not resent automatically, check before retrying",
+            batch_id,
+        )
+        cr.execute(
+            SQL(
+                """
+                UPDATE outbound_message SET state = 'failed', failure_reason = %s,
+                       outcome_unknown = true, write_date = now() AT TIME ZONE 'UTC'
+                 WHERE batch_id = %s AND state = 'sending'
+                """,
+                reason,
+                batch_id,
+            )
+        )
+        if cr.rowcount:
+            _logger.warning(
+                "Outbound batch %s was interrupted: %d message(s) marked failed (outcome unknown)",
+                batch_id,
+                cr.rowcount,
+            )
+        commit(cr)
