@@ -349,9 +349,11 @@ class Database:
 
     # ---- data
 
-    def create_campaign(self, name, sink_port=None, gateway=None, email_from="ops@acme.example"):
+    def create_campaign(
+        self, name, sink_port=None, gateway=None, email_from="ops@acme.example", **campaign
+    ):
         with self.env() as env:
-            values = {"name": name, "email_from": email_from}
+            values = {"name": name, "email_from": email_from, **campaign}
             if sink_port:
                 values["mail_server_id"] = (
                     env["ir.mail_server"]

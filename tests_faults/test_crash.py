@@ -7,7 +7,7 @@ from harness import INTERRUPTED, Nudger, OdooServer, record, smtp_sink, wait_unt
 
 ACCOUNTS = 10_000
 KILL_AT = 3_050  # mid-batch: some of the batch in flight arrived, some not
-BATCH = 100  # DISPATCH_BATCH of models/outbound_send_job.py
+BATCH = 100  # DISPATCH_BATCH of models/outbound_dispatcher.py
 
 
 def test_kill_9_mid_job_then_restart(database, workdir, processes):

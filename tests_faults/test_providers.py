@@ -33,7 +33,7 @@ GATEWAY_TIMEOUT = 1  # the fake Vonage gateway's timeout field (seconds)
 MARGIN = 3.0
 UNKNOWN = "outcome unknown"
 CHANNELS = {"smtp": "email", "vonage": "sms"}
-THROTTLE_WAITS = (1, 2, 4)  # models/outbound_send_job.py
+THROTTLE_WAITS = (1, 2, 4)  # models/outbound_dispatcher.py
 
 
 @dataclasses.dataclass
@@ -49,6 +49,9 @@ class Scenario:
     one_send: float = 0.5  # longest time a single send may take in this scenario
     throttled: bool = False  # the job keeps retrying: cancel it once a run was throttled
     note: str = ""
+    # Sends in a row with an unknown outcome that pause the job (the campaign's email side or
+    # the gateway's setting); None: the default, 3.
+    max_errors: int | None = None
 
 
 SCENARIOS = [
@@ -62,7 +65,8 @@ SCENARIOS = [
         reason="SMTP connection lost while sending",
         failure=UNKNOWN,
         one_send=SMTP_TIMEOUT,
-        note="blocked one SMTP timeout, then paused",
+        note="blocked one SMTP timeout, then paused (pause after 1)",
+        max_errors=1,
     ),
     Scenario(
         "smtp slow (0.5 s per message)",
@@ -79,10 +83,21 @@ SCENARIOS = [
         "smtp",
         {"drop_after": 4},
         10,
+        "done",
+        {"sent": 9, "failed": 1},
+        failure=UNKNOWN,
+        note="one unknown outcome, reconnected and went on",
+    ),
+    Scenario(
+        "smtp pause after 1, drops the connection",
+        "smtp",
+        {"drop_after": 4},
+        10,
         "paused",
         {"sent": 3, "failed": 1, "queued": 6},
         reason="SMTP connection lost while sending",
         failure=UNKNOWN,
+        max_errors=1,
     ),
     Scenario(
         "smtp 451 on DATA",
@@ -146,7 +161,7 @@ SCENARIOS = [
         {"mode": "http500"},
         5,
         "paused",
-        {"failed": 1, "queued": 4},
+        {"failed": 3, "queued": 2},
         reason="vonage: HTTP 500",
         failure=UNKNOWN,
     ),
@@ -156,7 +171,7 @@ SCENARIOS = [
         {"mode": "http503"},
         5,
         "paused",
-        {"failed": 1, "queued": 4},
+        {"failed": 3, "queued": 2},
         reason="vonage: HTTP 503",
         failure=UNKNOWN,
     ),
@@ -166,7 +181,7 @@ SCENARIOS = [
         {"mode": "timeout", "delay": 3},
         5,
         "paused",
-        {"failed": 1, "queued": 4},
+        {"failed": 3, "queued": 2},
         reason=f"no answer within {GATEWAY_TIMEOUT} s",
         failure=UNKNOWN,
         one_send=GATEWAY_TIMEOUT,
@@ -177,7 +192,7 @@ SCENARIOS = [
         {"mode": "drop"},
         5,
         "paused",
-        {"failed": 1, "queued": 4},
+        {"failed": 3, "queued": 2},
         reason="connection lost after the request was sent",
         failure=UNKNOWN,
     ),
@@ -209,10 +224,13 @@ def _provider(scenario, workdir, tls, slug):
 
 def _campaign(database, scenario, provider, tls, slug):
     if scenario.channel == "smtp":
-        ids = database.create_campaign(slug, sink_port=provider.port)
+        ids = database.create_campaign(
+            slug, sink_port=provider.port, email_max_errors=scenario.max_errors or 3
+        )
         database.add_email_accounts(ids[2], scenario.accounts, slug)
         return ids
     gateway = {
+        "max_errors": scenario.max_errors or 3,
         "name": f"Fake Vonage {slug}",
         "api_key": "test-key",
         "api_secret": "test-secret",
