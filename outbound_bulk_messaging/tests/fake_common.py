@@ -64,7 +64,7 @@ def _jsonl_writer(path, record):
 
 
 def _run_until_terminated(port):
-    print(f"listening on {HOST}:{port}", flush=True)
+    print(f"listening on {HOST}:{port}", flush=True)  # pylint: disable=print-used
     signal.signal(signal.SIGTERM, lambda *args: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()

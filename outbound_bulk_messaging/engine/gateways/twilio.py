@@ -117,11 +117,13 @@ class _RedirectedHttpClient(TwilioHttpClient):
     # The SDK logs ten INFO lines per request: only when asked for DEBUG.
     def log_request(self, kwargs):
         if self.logger.isEnabledFor(logging.DEBUG):
-            super().log_request(kwargs)
+            return super().log_request(kwargs)
+        return None
 
     def log_response(self, status_code, response):
         if self.logger.isEnabledFor(logging.DEBUG):
-            super().log_response(status_code, response)
+            return super().log_response(status_code, response)
+        return None
 
 
 class TwilioGateway(SmsGateway):
