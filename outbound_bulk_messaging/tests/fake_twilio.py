@@ -15,26 +15,28 @@ one JSON line per received request to the ``--jsonl`` file.
 
 import argparse
 import base64
-import contextlib
 import hmac
-import itertools
 import json
 import math
-import shutil
-import socket
-import ssl
-import sys
-import tempfile
-import threading
 import time
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode
 
 if __package__:
-    from .fake_common import HOST, _jsonl_writer, _run_until_terminated, _utc_now, make_tls_files
+    from .fake_common import (
+        HttpsFake,
+        _jsonl_writer,
+        _run_until_terminated,
+        _utc_now,
+    )
 else:  # run as a script, or imported from this folder by fakes.py run as a script
-    from fake_common import HOST, _jsonl_writer, _run_until_terminated, _utc_now, make_tls_files
+    from fake_common import (
+        HttpsFake,
+        _jsonl_writer,
+        _run_until_terminated,
+        _utc_now,
+    )
 
 __all__ = ["ACCOUNT_SID", "AUTH_TOKEN", "MODES", "FakeTwilio", "sms_segments", "status_callback"]
 
@@ -127,7 +129,7 @@ def status_callback(
     }
 
 
-class FakeTwilio:
+class FakeTwilio(HttpsFake):
     """Twilio's ``POST /2010-04-01/Accounts/<AccountSid>/Messages.json`` over HTTPS on 127.0.0.1.
 
     Checks HTTP Basic auth (Account SID and Auth Token, and the SID in the path) and the required
@@ -143,6 +145,8 @@ class FakeTwilio:
     ``connections`` counts TLS connections, ``errors`` collects handler failures (tests assert it
     stays empty).
     """
+
+    tmp_prefix = "fake-twilio-"
 
     def __init__(
         self,
@@ -164,61 +168,7 @@ class FakeTwilio:
         self.delay = delay
         self.price = price
         self.on_request = on_request
-        self.requests = []
-        self.connections = 0
-        self.errors = []
-        self.stopping = threading.Event()
-        self._port = port
-        self._tls_files = tls_files
-        self._tmp_dir = None
-        self.ca_file = None
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._open_sockets = set()
-        self._server = None
-        self._thread = None
-
-    @property
-    def port(self):
-        return self._server.server_address[1]
-
-    @property
-    def rest_host(self):
-        """What to give the gateway as ``rest_host``: ``127.0.0.1:PORT``."""
-        return f"{HOST}:{self.port}"
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-    def start(self):
-        if self._tls_files is None:
-            self._tmp_dir = tempfile.mkdtemp(prefix="fake-twilio-")
-            self._tls_files = make_tls_files(self._tmp_dir)
-        cert_path, key_path, self.ca_file = self._tls_files
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(cert_path, key_path)
-        self._server = _TwilioServer(self, (HOST, self._port), context)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self.stopping.set()
-        self._server.shutdown()
-        with self._lock:
-            for sock in self._open_sockets:
-                # The plain socket's shutdown unblocks a handler waiting on it.
-                with contextlib.suppress(OSError):
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        self._server.server_close()
-        self._thread.join()
-        if self._tmp_dir:
-            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+        self._init_server(port, tls_files)
 
     def count_by_to(self):
         """How many requests arrived per ``To``."""
@@ -230,14 +180,6 @@ class FakeTwilio:
             return counts
 
     # ---- called by the handler threads
-
-    def _track(self, sock, opened):
-        with self._lock:
-            if opened:
-                self.connections += 1
-                self._open_sockets.add(sock)
-            else:
-                self._open_sockets.discard(sock)
 
     def _record(self, path, form, headers, user):
         entry = {
@@ -317,36 +259,6 @@ def _missing_field(form):
     return None
 
 
-class _TwilioServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake, address, ssl_context):
-        self.fake = fake
-        self.ssl_context = ssl_context
-        super().__init__(address, _TwilioHandler)
-
-    def finish_request(self, request, client_address):
-        # The TLS handshake runs in the request's thread, so a client that rejects the
-        # certificate or stalls cannot block the accepting thread.
-        request.settimeout(5)
-        try:
-            tls = self.ssl_context.wrap_socket(request, server_side=True)
-        except OSError:
-            return
-        self.fake._track(tls, opened=True)
-        try:
-            self.RequestHandlerClass(tls, client_address, self)
-        finally:
-            self.fake._track(tls, opened=False)
-            tls.close()
-
-    def handle_error(self, request, client_address):
-        error = sys.exc_info()[1]
-        # A client that hangs up (timeout, shutdown) breaks the socket: expected, not a fault.
-        if not isinstance(error, OSError):
-            self.fake.errors.append(error)
-
-
 class _TwilioHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as api.twilio.com
     timeout = 10
@@ -398,6 +310,9 @@ class _TwilioHandler(BaseHTTPRequestHandler):
 
 
 # ---- PROCESS
+
+
+FakeTwilio.handler = _TwilioHandler
 
 
 def _twilio_record(entry):

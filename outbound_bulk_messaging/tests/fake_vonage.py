@@ -7,26 +7,18 @@ the JSON line ``fakes.py vonage`` writes per request.
 
 import base64
 import collections
-import contextlib
 import hashlib
 import hmac
-import itertools
 import json
 import math
-import shutil
-import socket
-import ssl
-import sys
-import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
 if __package__:
-    from .fake_common import HOST, _utc_now, make_tls_files
+    from .fake_common import HttpsFake, _utc_now
 else:  # imported from this folder: fakes.py run as a script
-    from fake_common import HOST, _utc_now, make_tls_files
+    from fake_common import HttpsFake, _utc_now
 
 STATUS_TEXTS = {
     "throttled": ("1", "Throughput Rate Exceeded - please wait [ 30 ] and retry"),
@@ -50,7 +42,7 @@ PRICE = "0.03330000"
 NETWORK = "23410"
 
 
-class FakeVonage:
+class FakeVonage(HttpsFake):
     """Vonage's SMS API (``POST /sms/json``) over HTTPS on 127.0.0.1.
 
     Answers as ``mode`` says, or as ``numbers[to]`` says for a destination (``+447700900001``):
@@ -69,6 +61,8 @@ class FakeVonage:
     ``requests`` lists what was received, ``connections`` counts TLS connections, ``errors``
     keeps failures of the fake itself (a client hanging up is not one).
     """
+
+    tmp_prefix = "fake-vonage-"
 
     def __init__(
         self,
@@ -97,62 +91,8 @@ class FakeVonage:
         self.reject_with_401 = reject_with_401
         self.on_request = on_request
         self.raw_answer = None
-        self.requests = []
-        self.connections = 0
-        self.errors = []
         self.balance = 10.0
-        self.stopping = threading.Event()
-        self._port = port
-        self._tls_files = tls_files
-        self._tmp_dir = None
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._open_sockets = set()
-        self._server = None
-        self._thread = None
-
-    @property
-    def port(self):
-        return self._server.server_address[1]
-
-    @property
-    def rest_host(self):
-        """What to give the gateway as ``rest_host``: ``127.0.0.1:PORT``."""
-        return f"{HOST}:{self.port}"
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-    def start(self):
-        if self._tls_files is None:
-            self._tmp_dir = tempfile.mkdtemp(prefix="fake-vonage-")
-            self._tls_files = make_tls_files(self._tmp_dir)
-        cert_path, key_path, self.ca_file = self._tls_files
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(cert_path, key_path)
-        self._server = _VonageServer(self, (HOST, self._port), context)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self.stopping.set()
-        self._server.shutdown()
-        with self._lock:
-            for sock in self._open_sockets:
-                # The plain socket's shutdown unblocks a handler waiting on it; SSLSocket's
-                # would first drop the TLS state under that handler's feet.
-                with contextlib.suppress(OSError):
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        self._server.server_close()
-        self._thread.join()
-        if self._tmp_dir:
-            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+        self._init_server(port, tls_files)
 
     def count_by_client_ref(self):
         """How many requests arrived per ``client-ref``."""
@@ -160,14 +100,6 @@ class FakeVonage:
             return collections.Counter(r["form"].get("client-ref") for r in self.requests)
 
     # ---- called by the handler threads
-
-    def _track(self, sock, opened):
-        with self._lock:
-            if opened:
-                self.connections += 1
-                self._open_sockets.add(sock)
-            else:
-                self._open_sockets.discard(sock)
 
     def _record(self, path, form, headers, auth):
         to = form.get("to", "")
@@ -249,36 +181,6 @@ def _sms_parts(text, kind):
     return 1 if length <= single else math.ceil(length / multi)
 
 
-class _VonageServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake, address, ssl_context):
-        self.fake = fake
-        self.ssl_context = ssl_context
-        super().__init__(address, _VonageHandler)
-
-    def finish_request(self, request, client_address):
-        # The TLS handshake runs here, in the request's thread, so a client that rejects the
-        # certificate or stalls cannot block the accepting thread.
-        request.settimeout(5)
-        try:
-            tls = self.ssl_context.wrap_socket(request, server_side=True)
-        except OSError:
-            return
-        self.fake._track(tls, opened=True)
-        try:
-            self.RequestHandlerClass(tls, client_address, self)
-        finally:
-            self.fake._track(tls, opened=False)
-            tls.close()
-
-    def handle_error(self, request, client_address):
-        error = sys.exc_info()[1]
-        # A client that hangs up (timeout, shutdown) breaks the socket: expected, not a fault.
-        if not isinstance(error, OSError):
-            self.fake.errors.append(error)
-
-
 class _VonageHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so a batch reuses one connection as with Vonage
     timeout = 10
@@ -334,6 +236,9 @@ class _VonageHandler(BaseHTTPRequestHandler):
             self.send_header("Retry-After", "2")
         self.end_headers()
         self.wfile.write(payload)
+
+
+FakeVonage.handler = _VonageHandler
 
 
 def _vonage_record(entry):
