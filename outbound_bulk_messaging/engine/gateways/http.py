@@ -6,13 +6,48 @@ another TLS failure) is an :class:`~..errors.OutcomeUnknownError`.
 """
 
 import email.utils
+import os
+import re
 import ssl
 import time
 
 import requests
+from requests.utils import get_environ_proxies
 from urllib3.exceptions import NewConnectionError
 
 from ..errors import OutcomeUnknownError, ProviderUnavailableError
+
+HOST_PATTERN = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?")
+
+
+def connection_problems(config, example_host, default_host=None):
+    """The problems of the settings every HTTP adapter has: timeout, REST host, CA bundle.
+
+    ``default_host`` stands for an empty ``rest_host`` (None: an empty one is a problem).
+    """
+    problems = []
+    if not is_positive_int(config.get("timeout", 10)):
+        problems.append("the timeout must be whole seconds >= 1")
+    if not HOST_PATTERN.fullmatch(config.get("rest_host") or default_host or ""):
+        problems.append(
+            f"the REST host must be a host name with an optional port, e.g. {example_host}"
+        )
+    ca_bundle = config.get("ca_bundle")
+    if ca_bundle and not os.path.isfile(ca_bundle):
+        problems.append(f"the CA bundle {ca_bundle} does not exist")
+    return problems
+
+
+def trust_only(session, host, ca_bundle):
+    """Make ``session`` trust the authorities of ``ca_bundle`` only, for requests to ``host``.
+
+    requests lets REQUESTS_CA_BUNDLE override ``Session.verify`` (psf/requests#3829), and the
+    SDKs merge the environment into every request: the environment is switched off and its proxy
+    settings read here instead.
+    """
+    session.trust_env = False
+    session.proxies = get_environ_proxies(f"https://{host}")
+    session.verify = ca_bundle
 
 
 def transport_error(provider, host, timeout, exc, client_ref):

@@ -11,12 +11,10 @@ Twilio's status callbacks carry no field of ours, but are posted to the URL give
 
 import json
 import logging
-import os
 import re
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
-from requests.utils import get_environ_proxies
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
@@ -34,10 +32,11 @@ from ..errors import (
 )
 from .base import DeliveryReceipt, SmsGateway, SmsResult
 from .http import (
-    is_positive_int,
+    connection_problems,
     retry_after,
     to_float,
     transport_error,
+    trust_only,
 )
 
 # Twilio error codes (https://www.twilio.com/docs/api/errors), as text: the REST API gives them
@@ -89,7 +88,6 @@ DELIVERY_STATUSES = {
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
-HOST_PATTERN = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?")
 
 _logger = logging.getLogger(__name__)
 
@@ -174,7 +172,7 @@ class TwilioGateway(SmsGateway):
         self.messaging_service_sid = messaging_service_sid or None
         self._http = _RedirectedHttpClient(self.rest_host, timeout)
         if ca_bundle:
-            self._trust_only(ca_bundle)
+            trust_only(self._http.session, self.rest_host, ca_bundle)
         self._client = Client(api_key, api_secret, http_client=self._http)
 
     @classmethod
@@ -190,26 +188,11 @@ class TwilioGateway(SmsGateway):
                 not service_sid or SERVICE_SID.fullmatch(service_sid),
                 "the Messaging Service SID must be MG followed by 32 hexadecimal digits",
             ),
-            (is_positive_int(config.get("timeout", 10)), "the timeout must be whole seconds >= 1"),
-            (
-                HOST_PATTERN.fullmatch(config.get("rest_host") or cls.default_rest_host),
-                "the REST host must be a host name with an optional port, e.g. api.twilio.com",
-            ),
         ]
         problems = [problem for ok, problem in checks if not ok]
-        ca_bundle = config.get("ca_bundle")
-        if ca_bundle and not os.path.isfile(ca_bundle):
-            problems.append(f"the CA bundle {ca_bundle} does not exist")
-        return problems
-
-    def _trust_only(self, ca_bundle):
-        # requests lets REQUESTS_CA_BUNDLE override Session.verify (psf/requests#3829), and
-        # TwilioHttpClient merges the environment into every request: the environment is switched
-        # off and its proxy settings read here instead.
-        session = self._http.session
-        session.trust_env = False
-        session.proxies = get_environ_proxies(f"https://{self.rest_host}")
-        session.verify = ca_bundle
+        return problems + connection_problems(
+            config, cls.default_rest_host, default_host=cls.default_rest_host
+        )
 
     def close(self):
         self._http.session.close()

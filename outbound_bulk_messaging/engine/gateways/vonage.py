@@ -13,14 +13,11 @@ hash" (``md5hash``, the dashboard's default) with :func:`md5_hash_signature`.
 """
 
 import hashlib
-import os
-import re
 import time
 from datetime import datetime
 
 import requests
 from pydantic import ValidationError
-from requests.utils import get_environ_proxies
 from vonage_http_client import Auth, HttpClient, HttpClientOptions, HttpRequestError
 from vonage_sms import Sms, SmsError, SmsMessage
 
@@ -34,10 +31,11 @@ from ..errors import (
 )
 from .base import DELIVERY_STATES, DeliveryReceipt, SmsGateway, SmsResult
 from .http import (
-    is_positive_int,
+    connection_problems,
     retry_after,
     to_float,
     transport_error,
+    trust_only,
 )
 
 DEFAULT_REST_HOST = "rest.nexmo.com"
@@ -83,7 +81,6 @@ DEFAULT_SIGNATURE_METHOD = "md5"
 # replayed later is refused.
 RECEIPT_MAX_SKEW = 5 * 60
 CALLBACK_MAX_LENGTH = 100  # Vonage's limit on the callback URL, enforced by vonage_sms too
-HOST_PATTERN = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?")
 
 
 class _UnsignedNoneSmsMessage(SmsMessage):
@@ -177,7 +174,8 @@ class VonageGateway(SmsGateway):
         )
         self._client = HttpClient(auth, self._options(rest_host, timeout))
         if ca_bundle:
-            self._trust_only(ca_bundle)
+            # The SDK has no TLS option; its Session (HttpClient._session) makes every request.
+            trust_only(self._client._session, self.rest_host, ca_bundle)
         self._sms = Sms(self._client)
 
     @classmethod
@@ -192,17 +190,9 @@ class VonageGateway(SmsGateway):
                 config.get("signature_method", DEFAULT_SIGNATURE_METHOD) in SIGNATURE_METHOD_CODES,
                 f"the signature method must be one of {', '.join(SIGNATURE_METHOD_CODES)}",
             ),
-            (is_positive_int(config.get("timeout", 10)), "the timeout must be whole seconds >= 1"),
-            (
-                HOST_PATTERN.fullmatch(config.get("rest_host") or ""),
-                "the REST host must be a host name with an optional port, e.g. rest.nexmo.com",
-            ),
         ]
         problems = [problem for ok, problem in checks if not ok]
-        ca_bundle = config.get("ca_bundle")
-        if ca_bundle and not os.path.isfile(ca_bundle):
-            problems.append(f"the CA bundle {ca_bundle} does not exist")
-        return problems
+        return problems + connection_problems(config, cls.default_rest_host)
 
     @staticmethod
     def _options(rest_host, timeout):
@@ -216,15 +206,6 @@ class VonageGateway(SmsGateway):
             pool_maxsize=1,
             max_retries=0,
         )
-
-    def _trust_only(self, ca_bundle):
-        # The SDK has no TLS option; its requests Session (HttpClient._session) is used for every
-        # request. requests lets REQUESTS_CA_BUNDLE override Session.verify (psf/requests#3829),
-        # so the environment is switched off and its proxy settings read here instead.
-        session = self._client._session
-        session.trust_env = False
-        session.proxies = get_environ_proxies(f"https://{self.rest_host}")
-        session.verify = ca_bundle
 
     def close(self):
         # HttpClient has no close(); its Session holds the kept-alive connection.
