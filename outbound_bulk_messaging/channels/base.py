@@ -18,7 +18,6 @@ class Channel:
     :attr blacklist_model: Odoo model whose active entries may not be sent to, and
         :attr:`blacklist_column` its address column
     :attr template_field: the wizard's template field for this channel
-    :attr count_field: the wizard's panel field counting accounts with a usable address
     :attr campaign_fields: job field -> campaign field copied when a job is created
     :attr transport: the :class:`Transport` class that sends
     """
@@ -29,7 +28,6 @@ class Channel:
     blacklist_model = None
     blacklist_column = None
     template_field = None
-    count_field = None
     campaign_fields = {}
     transport = None
 

@@ -82,7 +82,6 @@ class EmailChannel(Channel):
     blacklist_model = "mail.blacklist"
     blacklist_column = "email"
     template_field = "template_id"
-    count_field = "count_with_email"
     campaign_fields = {"email_from": "email_from", "mail_server_id": "mail_server_id"}
     transport = EmailTransport
 

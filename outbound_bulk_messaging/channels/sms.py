@@ -79,7 +79,6 @@ class SmsChannel(Channel):
     blacklist_model = "phone.blacklist"
     blacklist_column = "number"
     template_field = "sms_template_id"
-    count_field = "count_with_sms"
     campaign_fields = {"sms_sender": "sms_sender", "sms_gateway_id": "sms_gateway_id"}
     transport = SmsTransport
 

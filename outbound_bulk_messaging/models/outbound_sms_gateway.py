@@ -213,10 +213,12 @@ class OutboundSmsGateway(models.Model):
     # ---- WEBHOOKS
 
     @api.model
-    def _find_by_token(self, provider, token, token_field="receipt_token"):
+    def _find_by_token(self, provider, token):
         if not token or provider not in GATEWAYS:
             return self.browse()
-        return self.sudo().search([("provider", "=", provider), (token_field, "=", token)], limit=1)
+        return self.sudo().search(
+            [("provider", "=", provider), ("receipt_token", "=", token)], limit=1
+        )
 
     @api.model
     def _handle_receipt(self, provider, token, webhook):

@@ -107,16 +107,7 @@ class OutboundSendWizard(models.TransientModel):
     def _compute_template_id(self):
         for wizard in self:
             if not wizard.template_id:
-                # Computed as superuser (stored field): another company's shared templates
-                # must not be candidates.
-                wizard.template_id = self.env["outbound.template"].search(
-                    [
-                        ("campaign_id", "in", [wizard.campaign_id.id, False]),
-                        ("company_id", "=", wizard.campaign_id.company_id.id),
-                    ],
-                    order="campaign_id, id",
-                    limit=1,
-                )
+                wizard.template_id = wizard._find_template()
 
     @api.depends("campaign_id", "template_id")
     def _compute_sms_template_id(self):
@@ -124,15 +115,24 @@ class OutboundSendWizard(models.TransientModel):
             if wizard.template_id.use_for_sms:
                 wizard.sms_template_id = wizard.template_id
             elif not wizard.sms_template_id.use_for_sms:
-                wizard.sms_template_id = self.env["outbound.template"].search(
-                    [
-                        ("campaign_id", "in", [wizard.campaign_id.id, False]),
-                        ("company_id", "=", wizard.campaign_id.company_id.id),
-                        ("use_for_sms", "=", True),
-                    ],
-                    order="campaign_id, id",
-                    limit=1,
-                )
+                wizard.sms_template_id = wizard._find_template([("use_for_sms", "=", True)])
+
+    def _find_template(self, domain=()):
+        """The campaign's first template matching ``domain``, else the first shared one.
+
+        Computed as superuser (stored fields): another company's shared templates must not be
+        candidates.
+        """
+        campaign = self.campaign_id
+        return self.env["outbound.template"].search(
+            [
+                ("campaign_id", "in", [campaign.id, False]),
+                ("company_id", "=", campaign.company_id.id),
+                *domain,
+            ],
+            order="campaign_id, id",
+            limit=1,
+        )
 
     @api.depends("campaign_id", "list_id", "account_statuses", "active_lists_only")
     def _compute_panel(self):
