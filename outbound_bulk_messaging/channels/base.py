@@ -51,12 +51,10 @@ class Channel:
 
     def job_values(self, campaign):
         """What a job of this channel copies from ``campaign`` (sender, server, gateway)."""
-        return {
-            job_field: campaign[campaign_field].id
-            if campaign._fields[campaign_field].type == "many2one"
-            else campaign[campaign_field]
-            for job_field, campaign_field in self.campaign_fields.items()
-        }
+        values = campaign._convert_to_write(
+            {name: campaign[name] for name in self.campaign_fields.values()}
+        )
+        return {job_field: values[name] for job_field, name in self.campaign_fields.items()}
 
     def blockers(self, wizard):
         """Why the wizard cannot send on this channel (empty: it can)."""
