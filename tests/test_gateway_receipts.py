@@ -163,7 +163,7 @@ def test_failed_receipt_keeps_the_error_code():
     receipt = VONAGE.parse_receipt(
         webhook(dict(RECEIPT, status="failed", **{"err-code": "6"})), api_key="test-key"
     )
-    assert (receipt.status, receipt.error_code) == ("failed", "6")
+    assert (receipt.status, receipt.error_code) == ("undelivered", "6")
 
 
 def test_unknown_status_and_scts_only():

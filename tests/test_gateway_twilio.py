@@ -451,7 +451,7 @@ def test_signed_status_callback_is_read():
 def test_failed_callback_carries_its_error_code():
     receipt = parse(callback(status="undelivered", error_code=30003))
 
-    assert (receipt.status, receipt.error_code) == ("failed", "30003")
+    assert (receipt.status, receipt.error_code) == ("undelivered", "30003")
     assert ERROR_CODES[receipt.error_code] is errors.RecipientError
 
 
@@ -529,8 +529,8 @@ def test_callback_without_message_sid_is_malformed():
         ("sent", "buffered"),
         ("delivered", "delivered"),
         ("read", "delivered"),
-        ("undelivered", "failed"),
-        ("failed", "failed"),
+        ("undelivered", "undelivered"),
+        ("failed", "undelivered"),
         ("canceled", "rejected"),
         ("receiving", "unknown"),
     ],

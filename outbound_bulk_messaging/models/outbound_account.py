@@ -13,8 +13,13 @@ ACCOUNT_STATUSES = list(STATUS_DEFINITIONS)
 
 
 class OutboundAccount(models.Model):
+    """One account of a list. Its chatter tells what came back: replies, opt-outs, bounces,
+    undelivered texts and the status changes they caused (imports write in bulk SQL and post
+    nothing)."""
+
     _name = "outbound.account"
     _description = "Outbound Account"
+    _inherit = ["mail.thread"]
     _order = "list_id, reference, id"
     _rec_names_search = ["name", "reference", "email", "sms_number"]
 
@@ -23,7 +28,9 @@ class OutboundAccount(models.Model):
     company_id = fields.Many2one(related="list_id.company_id")
     reference = fields.Char(required=True, help="Account reference, unique within its list.")
     name = fields.Char()
-    status = fields.Selection(ACCOUNT_STATUSES, required=True, default=DEFAULT_STATUS)
+    status = fields.Selection(
+        ACCOUNT_STATUSES, required=True, default=DEFAULT_STATUS, tracking=True
+    )
     email = fields.Char(help="Stored normalised (lower case); must be a valid address.")
     email_error = fields.Char(
         readonly=True, help="Why the imported email address was not kept, if it was invalid."
@@ -129,6 +136,24 @@ class OutboundAccount(models.Model):
         for account in self:
             account.display_name = (
                 f"{account.name} ({account.reference})" if account.name else account.reference
+            )
+
+    # ---- WHAT COMES BACK
+
+    def _post_outcome(self, body, status=False):
+        """Post ``body`` (text or Markup) on each account's chatter and, when ``status`` is set,
+        move the account to that status (tracked, so the chatter shows the change too).
+
+        The callers are webhooks and the mail gateway, running as superuser: the note is posted
+        by OdooBot, not by whoever happens to be the request's user.
+        """
+        if not self:
+            return
+        if status:
+            self.filtered(lambda account: account.status != status).write({"status": status})
+        for account in self:
+            account.message_post(
+                body=body, message_type="notification", subtype_xmlid="mail.mt_note"
             )
 
     # ---- SENDING SCOPE

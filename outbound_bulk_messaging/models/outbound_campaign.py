@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..engine.addresses import normalise_email
+from ..engine.statuses import ACCOUNT_STATUSES
 
 
 class OutboundCampaign(models.Model):
@@ -37,6 +38,30 @@ class OutboundCampaign(models.Model):
         help="Emails in a row whose outcome is unknown (timeout, dropped connection) after which "
         "a job pauses. Each one fails its message as 'outcome unknown'; an email accepted in "
         "between starts the count again.",
+    )
+
+    email_unsubscribe = fields.Boolean(
+        string="One-Click Unsubscribe",
+        default=True,
+        tracking=True,
+        help="Every email carries List-Unsubscribe headers (RFC 8058 one-click, as Gmail and "
+        "Yahoo require of bulk senders) and an unsubscribe link ($UNSUBSCRIBE_URL, or a footer "
+        "line when the template has none). Who unsubscribes goes to the email blacklist.",
+    )
+    reply_status = fields.Selection(
+        list(ACCOUNT_STATUSES),
+        string="Status After a Reply",
+        default="callback",
+        tracking=True,
+        help="Status given to an account that replies to a text, so that the dialler rings it. "
+        "Empty: leave the status as it is.",
+    )
+    undelivered_status = fields.Selection(
+        list(ACCOUNT_STATUSES),
+        string="Status When Undelivered",
+        tracking=True,
+        help="Status given to an account whose text was not delivered or whose email bounced. "
+        "Empty: leave the status as it is.",
     )
 
     template_ids = fields.One2many("outbound.template", "campaign_id", string="Templates")

@@ -8,6 +8,19 @@ from ..engine.gateways import DELIVERY_STATES
 
 _logger = logging.getLogger(__name__)
 
+# What came back about a message: an SMS delivery receipt's state, or an email bounce.
+DELIVERY_STATUSES = [
+    ("accepted", "Accepted"),
+    ("buffered", "Buffered"),
+    ("delivered", "Delivered"),
+    ("undelivered", "Undelivered"),
+    ("expired", "Expired"),
+    ("rejected", "Rejected"),
+    ("unknown", "Unknown"),
+    ("bounced", "Bounced"),
+]
+assert {code for code, _label in DELIVERY_STATUSES} >= set(DELIVERY_STATES)
+
 MESSAGE_STATES = [
     ("queued", "Queued"),
     ("sending", "Sending"),
@@ -56,11 +69,24 @@ class OutboundMessage(models.Model):
         "from the provider can still settle it.",
     )
     delivery_status = fields.Selection(
-        [(state, state.title()) for state in DELIVERY_STATES],
+        DELIVERY_STATUSES,
         readonly=True,
-        help="What the SMS provider's last delivery receipt said.",
+        index="btree_not_null",
+        help="What came back: the SMS delivery receipts (all parts of a long text combined), "
+        "or the bounce of an email.",
     )
-    delivery_error = fields.Char(readonly=True, help="The provider's error code for a failure.")
+    delivery_error = fields.Char(
+        readonly=True, help="The provider's error code, or the bounce's DSN status (5.1.1)."
+    )
+    delivery_detail = fields.Text(
+        readonly=True, help="The bounce's diagnostic, or what the provider said of a failure."
+    )
+    delivery_parts = fields.Json(
+        readonly=True,
+        help="The last receipt state of each part of a multi-part SMS, by provider part id.",
+    )
+    reply_text = fields.Text(readonly=True, help="The recipient's last reply to this text.")
+    replied_at = fields.Datetime(readonly=True, index="btree_not_null")
     delivered_at = fields.Datetime(readonly=True)
     claimed_at = fields.Datetime(
         readonly=True, help="When a dispatcher claimed it: the pace counts claims per window."

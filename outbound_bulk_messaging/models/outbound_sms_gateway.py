@@ -104,6 +104,25 @@ class OutboundSmsGateway(models.Model):
         groups=ADMIN_GROUP,
         help="Set it as the SMS delivery receipt (DLR) webhook in the provider's dashboard.",
     )
+    inbound_token = fields.Char(
+        groups=ADMIN_GROUP,
+        copy=False,
+        readonly=True,
+        default=lambda self: secrets.token_urlsafe(24),
+        help="Secret part of the inbound SMS URL: only the provider knows it.",
+    )
+    inbound_url = fields.Char(
+        string="Inbound SMS URL",
+        compute="_compute_inbound_url",
+        groups=ADMIN_GROUP,
+        help="Set it as the inbound message webhook of the number in the provider's dashboard: "
+        "replies and STOP come back through it.",
+    )
+    opt_out_keywords = fields.Char(
+        string="More Opt-Out Words",
+        help="Comma-separated words that also opt a number out when texted back, beside STOP, "
+        "STOPALL, UNSUBSCRIBE, CANCEL, END and QUIT (e.g. ARRET, STOPP, BAJA).",
+    )
     test_number = fields.Char(groups=ADMIN_GROUP, help="E.164 number for the test SMS.")
     max_errors = fields.Integer(
         string="Pause After",
@@ -136,6 +155,14 @@ class OutboundSmsGateway(models.Model):
         for gateway in self:
             gateway.receipt_url = (
                 f"{base_url}/outbound/sms/{gateway.provider}/receipt/{gateway.receipt_token}"
+            )
+
+    @api.depends("inbound_token", "provider")
+    def _compute_inbound_url(self):
+        base_url = self.get_base_url()
+        for gateway in self:
+            gateway.inbound_url = (
+                f"{base_url}/outbound/sms/{gateway.provider}/inbound/{gateway.inbound_token}"
             )
 
     @api.constrains("messages_per_second", "timeout", "max_errors")

@@ -66,7 +66,7 @@ class TestDeliveryReceipts(HttpCase, SendingCase):
         message.invalidate_recordset()
         self.assertEqual(
             (message.state, message.delivery_status, message.delivery_error),
-            ("sent", "failed", "6"),
+            ("sent", "undelivered", "6"),
         )
 
     def test_rejected_receipt_does_not_turn_failed_into_sent(self):

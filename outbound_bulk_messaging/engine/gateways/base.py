@@ -103,8 +103,18 @@ class WebhookRequest:
         return dict(self.params)
 
 
-# What a receipt can say; "accepted" and "buffered" are on their way, the others final.
-DELIVERY_STATES = ("accepted", "buffered", "delivered", "expired", "failed", "rejected", "unknown")
+# What a receipt can say, in every provider's words mapped to ours: "accepted" and "buffered" are
+# on their way, the others final ("undelivered": the carrier or the phone did not take it;
+# "rejected": the provider refused it; "unknown": the provider does not know).
+DELIVERY_STATES = (
+    "accepted",
+    "buffered",
+    "delivered",
+    "undelivered",
+    "expired",
+    "rejected",
+    "unknown",
+)
 
 
 class SmsGateway(abc.ABC):

@@ -80,8 +80,8 @@ DELIVERY_STATUSES = {
     "sent": "buffered",
     "delivered": "delivered",
     "read": "delivered",
-    "undelivered": "failed",
-    "failed": "failed",
+    "undelivered": "undelivered",
+    "failed": "undelivered",
     "canceled": "rejected",
 }
 

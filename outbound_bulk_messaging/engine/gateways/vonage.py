@@ -407,6 +407,10 @@ def _valid_signature(params, api_key, secret, method):
     return auth.check_signature(dict(params))
 
 
+# Vonage's DLR status -> base.DELIVERY_STATES ("failed": the carrier could not deliver it).
+RECEIPT_STATUSES = {state: state for state in DELIVERY_STATES} | {"failed": "undelivered"}
+
+
 def _receipt(params):
     if not params.get("client-ref") or not params.get("messageId"):
         raise ValueError("vonage: delivery receipt without client-ref or messageId")
@@ -416,7 +420,7 @@ def _receipt(params):
         client_ref=params["client-ref"],
         provider_id=params["messageId"],
         to=params.get("msisdn") or "",
-        status=status if status in DELIVERY_STATES else "unknown",
+        status=RECEIPT_STATUSES.get(status, "unknown"),
         error_code=error_code if error_code not in (None, "", "0") else None,
         # scts: when the carrier reported the delivery; message-timestamp: when Vonage sent us
         # this receipt, which may be much later.
