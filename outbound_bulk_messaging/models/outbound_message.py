@@ -2,8 +2,10 @@ import logging
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..channels import channel_selection
+from ..engine import delivery
 from ..engine.gateways import DELIVERY_STATES
 
 _logger = logging.getLogger(__name__)
@@ -20,6 +22,17 @@ DELIVERY_STATUSES = [
     ("bounced", "Bounced"),
 ]
 assert {code for code, _label in DELIVERY_STATUSES} >= set(DELIVERY_STATES)
+
+# What came back, counted on the job and on the send wizard's panel: count field -> aggregate
+# over outbound_message.
+OUTCOME_COUNTS = {
+    "count_delivered": SQL("count(*) FILTER (WHERE delivery_status = 'delivered')"),
+    "count_undelivered": SQL(
+        "count(*) FILTER (WHERE delivery_status = ANY(%s))", list(delivery.FAILURES)
+    ),
+    "count_bounced": SQL("count(*) FILTER (WHERE delivery_status = 'bounced')"),
+    "count_replied": SQL("count(*) FILTER (WHERE replied_at IS NOT NULL)"),
+}
 
 MESSAGE_STATES = [
     ("queued", "Queued"),
@@ -140,34 +153,78 @@ class OutboundMessage(models.Model):
     # ---- DELIVERY RECEIPTS
 
     def _apply_receipt(self, receipt):
-        """Record an SMS delivery receipt; it settles a message whose outcome was unknown.
+        """Record an SMS delivery receipt (of the message or of one of its parts).
+
+        The parts' receipts are combined (:mod:`..engine.delivery`): delivered when every part
+        is, undelivered as soon as one fails. A text that turns out not delivered is told on its
+        account's chatter, which takes the campaign's ``undelivered_status`` when one is set.
 
         A message failed as "outcome unknown" (a timeout, a crash) that the provider says it
         accepted or delivered did leave: it becomes sent, which is what reconciling by
         client_ref means. Nothing is ever resent from here.
         """
         self.ensure_one()
+        self._lock_for_receipt()
+        was_failure = delivery.is_failure(self.delivery_status)
+        parts = delivery.record_part(self.delivery_parts, receipt.provider_id, receipt.status)
+        status = delivery.combine(parts, self._expected_parts())
         values = {
-            "delivery_status": receipt.status,
-            "delivery_error": receipt.error_code or False,
-            "delivered_at": receipt.delivered_at if receipt.status == "delivered" else False,
+            "delivery_status": status,
+            "delivery_parts": parts,
+            "delivery_error": receipt.error_code or self.delivery_error or False,
+            "delivered_at": (receipt.delivered_at or fields.Datetime.now())
+            if status == "delivered"
+            else False,
         }
         if (
             self.state == "failed"
             and self.outcome_unknown
             and receipt.status not in ("rejected", "unknown")
         ):
-            values.update(
-                state="sent",
-                sent_at=receipt.delivered_at or fields.Datetime.now(),
-                provider_message_id=receipt.provider_id,
-                outcome_unknown=False,
-                failure_reason=self.env._(
-                    "reconciled from the provider's delivery receipt (%(status)s) "
-                    "after: %(reason)s",
-                    status=receipt.status,
-                    reason=self.failure_reason,
-                ),
-            )
-            _logger.info("Outbound message %s reconciled as sent by a delivery receipt", self.id)
+            values.update(self._reconciled_values(receipt, parts))
         self.write(values)
+        if delivery.is_failure(status) and not was_failure:
+            self._tell_undelivered()
+
+    def _lock_for_receipt(self):
+        """Take the message's row lock: the receipts of two parts may arrive at the same time,
+        and each must see the other's part (a concurrent update is retried by Odoo)."""
+        self.env.cr.execute(
+            SQL("SELECT id FROM outbound_message WHERE id = %s FOR UPDATE", self.id)
+        )
+        self.invalidate_recordset(["delivery_status", "delivery_parts", "delivery_error"])
+
+    def _expected_parts(self):
+        """How many parts the provider said it sent (0: unknown, the send's outcome was)."""
+        if self.sms_parts:
+            return self.sms_parts
+        return len(self.provider_message_id.split(",")) if self.provider_message_id else 0
+
+    def _reconciled_values(self, receipt, parts):
+        _logger.info("Outbound message %s reconciled as sent by a delivery receipt", self.id)
+        return {
+            "state": "sent",
+            "sent_at": receipt.delivered_at or fields.Datetime.now(),
+            "provider_message_id": ",".join(parts),
+            "outcome_unknown": False,
+            "failure_reason": self.env._(
+                "reconciled from the provider's delivery receipt (%(status)s) after: %(reason)s",
+                status=receipt.status,
+                reason=self.failure_reason,
+            ),
+        }
+
+    def _tell_undelivered(self):
+        """Post on the account that its text did not arrive, and move it to the campaign's
+        ``undelivered_status`` (when set) so that agents phone it instead."""
+        status_label = dict(self._fields["delivery_status"]._description_selection(self.env))
+        body = self.env._(
+            "The text to %(address)s of campaign %(campaign)s (job %(job)s) was not delivered: "
+            "%(status)s%(error)s.",
+            address=self.address,
+            campaign=self.campaign_id.name,
+            job=self.job_id.name,
+            status=status_label.get(self.delivery_status, self.delivery_status),
+            error=self.env._(" (error %s)", self.delivery_error) if self.delivery_error else "",
+        )
+        self.account_id._post_outcome(body, status=self.campaign_id.undelivered_status)

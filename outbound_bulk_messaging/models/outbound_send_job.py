@@ -12,6 +12,7 @@ from odoo.tools import SQL
 from ..channels import channel_selection, get_channel
 from ..engine import pacing
 from .outbound_dispatcher import commit
+from .outbound_message import OUTCOME_COUNTS
 
 _logger = logging.getLogger(__name__)
 
@@ -111,6 +112,14 @@ class OutboundSendJob(models.Model):
     count_sent = fields.Integer(compute="_compute_counts", string="Sent")
     count_failed = fields.Integer(compute="_compute_counts", string="Failed")
     count_skipped = fields.Integer(compute="_compute_counts", string="Skipped")
+    count_delivered = fields.Integer(compute="_compute_counts", string="Delivered")
+    count_undelivered = fields.Integer(
+        compute="_compute_counts",
+        string="Undelivered",
+        help="Texts the carrier did not deliver: undelivered, expired or rejected.",
+    )
+    count_bounced = fields.Integer(compute="_compute_counts", string="Bounced")
+    count_replied = fields.Integer(compute="_compute_counts", string="Replies")
     progress = fields.Float(compute="_compute_counts", string="Progress (%)")
     next_run_at = fields.Datetime(string="Next Batch", readonly=True)
     error_streak = fields.Integer(
@@ -127,6 +136,7 @@ class OutboundSendJob(models.Model):
 
     def _compute_counts(self):
         counts = self._get_message_counts()
+        outcomes = self._get_outcome_counts()
         for job in self:
             job_counts = counts.get(job.id, {})
             values = {
@@ -137,6 +147,7 @@ class OutboundSendJob(models.Model):
             to_send = values["count_total"] - values["count_skipped"]
             finished = values["count_sent"] + values["count_failed"]
             values["progress"] = 100.0 * finished / to_send if to_send else 100.0
+            values.update(outcomes.get(job.id, dict.fromkeys(OUTCOME_COUNTS, 0)))
             job.update(values)
 
     def _get_message_counts(self):
@@ -153,6 +164,22 @@ class OutboundSendJob(models.Model):
         for job_id, state, count in self.env.cr.fetchall():
             counts.setdefault(job_id, {})[state] = count
         return counts
+
+    def _get_outcome_counts(self):
+        """{job id: {count field: number}} of what came back, in one aggregate query."""
+        if not self.ids:
+            return {}
+        Message = self.env["outbound.message"]
+        Message.flush_model(["job_id", "delivery_status", "replied_at"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT job_id, %s FROM outbound_message WHERE job_id = ANY(%s) GROUP BY job_id",
+                SQL(", ").join(OUTCOME_COUNTS.values()),
+                self.ids,
+            )
+        )
+        rows = self.env.cr.fetchall()
+        return {job_id: dict(zip(OUTCOME_COUNTS, row, strict=True)) for job_id, *row in rows}
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -3,7 +3,7 @@ import secrets
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..engine.errors import GatewayError
+from ..engine.errors import AccountError, GatewayError
 from ..engine.gateways import GATEWAYS, SmsRequest, gateway_config, get_gateway
 
 ADMIN_GROUP = "outbound_bulk_messaging.group_outbound_admin"
@@ -272,4 +272,8 @@ class OutboundSmsGateway(models.Model):
         to = "+" + str(receipt.to or "").removeprefix("+")
         if message.job_id.sms_gateway_id != self or message.address != to:
             return self.env["outbound.message"]
+        if message.company_id != self.company_id:
+            raise AccountError(
+                f"receipt on gateway {self.id} for message {message.id} of another company"
+            )
         return message

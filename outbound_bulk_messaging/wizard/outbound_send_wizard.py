@@ -4,6 +4,7 @@ from odoo.tools import SQL
 
 from ..channels import CHANNELS, get_channel
 from ..engine.errors import TemplateError
+from ..models.outbound_message import OUTCOME_COUNTS
 from ..models.outbound_send_job import INTERVAL_UNITS, RESEND_PERIODS
 
 MANAGER_GROUP = "outbound_bulk_messaging.group_outbound_manager"
@@ -67,6 +68,10 @@ class OutboundSendWizard(models.TransientModel):
     count_awaiting = fields.Integer(string="Awaiting Send", compute="_compute_panel")
     count_sent = fields.Integer(string="Sent", compute="_compute_panel")
     count_failed = fields.Integer(string="Failed", compute="_compute_panel")
+    count_delivered = fields.Integer(string="Delivered", compute="_compute_panel")
+    count_undelivered = fields.Integer(string="Undelivered", compute="_compute_panel")
+    count_bounced = fields.Integer(string="Bounced", compute="_compute_panel")
+    count_replied = fields.Integer(string="Replies", compute="_compute_panel")
     email_from = fields.Char(related="campaign_id.email_from", string="Emails Sent From")
     sms_sender = fields.Char(related="campaign_id.sms_sender", string="Texts Sent From")
     no_address_alert = fields.Boolean(compute="_compute_panel")
@@ -138,16 +143,13 @@ class OutboundSendWizard(models.TransientModel):
     def _compute_panel(self):
         for wizard in self:
             accounts, with_email, with_sms = wizard._count_accounts()
-            awaiting, sent, failed = wizard._count_messages()
             wizard.update(
                 {
                     "count_accounts": accounts,
                     "count_with_email": with_email,
                     "count_with_sms": with_sms,
-                    "count_awaiting": awaiting,
-                    "count_sent": sent,
-                    "count_failed": failed,
                     "no_address_alert": bool(accounts) and not with_email and not with_sms,
+                    **wizard._count_messages(),
                 }
             )
 
@@ -327,8 +329,15 @@ class OutboundSendWizard(models.TransientModel):
         return self.env.cr.fetchone()
 
     def _count_messages(self):
+        """The panel's message counts of the campaign (or list): {count field: number}."""
+        counts = {
+            "count_awaiting": SQL("count(*) FILTER (WHERE state IN ('queued', 'sending'))"),
+            "count_sent": SQL("count(*) FILTER (WHERE state = 'sent')"),
+            "count_failed": SQL("count(*) FILTER (WHERE state = 'failed')"),
+            **OUTCOME_COUNTS,
+        }
         if not self.campaign_id:
-            return 0, 0, 0
+            return dict.fromkeys(counts, 0)
         self.env["outbound.message"].flush_model()
         scope = (
             SQL("list_id = %s", self.list_id.id)
@@ -337,16 +346,12 @@ class OutboundSendWizard(models.TransientModel):
         )
         self.env.cr.execute(
             SQL(
-                """
-                SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')),
-                       count(*) FILTER (WHERE state = 'sent'),
-                       count(*) FILTER (WHERE state = 'failed')
-                  FROM outbound_message WHERE %s
-                """,
+                "SELECT %s FROM outbound_message WHERE %s",
+                SQL(", ").join(counts.values()),
                 scope,
             )
         )
-        return self.env.cr.fetchone()
+        return dict(zip(counts, self.env.cr.fetchone(), strict=True))
 
     def _get_blockers(self, channel):
         """Why the Send button of ``channel`` is disabled (empty: it can send)."""
