@@ -5,14 +5,16 @@ export PYTHONDONTWRITEBYTECODE = 1
 .PHONY: setup test test-engine test-odoo test-faults run lint bench pot screenshots help
 
 help:
-	@echo "make setup    install the Python dependencies (and Debian's chromium for the UI tour)"
+	@echo "make setup    install Odoo 18 when missing (ODOO_SRC=<checkout> or a clone), the Python"
+	@echo "              dependencies and Debian's chromium for the UI tour"
 	@echo "make test     Odoo-free pytest suite, then the addon's Odoo suite when Odoo is installed"
 	@echo "make test-faults  crash, concurrency and failing-provider scenarios on real Odoo processes"
-	@echo "make run      start Odoo with the addon and demo data on http://localhost:8069"
+	@echo "make run      Odoo with the addon and demo data on http://localhost:8069 (DB=… PORT=…)"
 	@echo "make lint     ruff and pylint-odoo"
 	@echo "make bench    the benchmarks of bench/"
 
 setup:
+	$(PYTHON) tools/install_odoo.py
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	@tools/install_chromium.sh
 
@@ -28,8 +30,11 @@ test-odoo:
 test-faults:
 	$(PYTHON) tools/run_faults.py
 
+# The database is initialised on first use only, then reused as the user left it.
+DB ?= outbound_demo
+PORT ?= 8069
 run:
-	$(PYTHON) tools/odoo_run.py
+	$(PYTHON) tools/odoo_run.py --db "$(DB)" --port "$(PORT)"
 
 lint:
 	ruff check .
