@@ -21,7 +21,14 @@ class EmailTransport(Transport):
 
     def __init__(self, job, compiled, limiters):
         super().__init__(job, compiled, limiters)
-        self.mail_server = job.env["ir.mail_server"].sudo()
+        # The envelope sender (Return-Path), where bounces go: Odoo defaults it to the bounce
+        # address of env.company, the cron user's; it must be the job's company's, as mail.mail
+        # does with its record's alias domain.
+        self.mail_server = (
+            job.env["ir.mail_server"]
+            .sudo()
+            .with_context(domain_bounce_address=job.company_id.bounce_email or None)
+        )
         self.smtp = None
         self._connect()
 

@@ -5,7 +5,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..channels import channel_selection
-from ..engine import delivery
+from ..engine import bounces, delivery
 from ..engine.gateways import DELIVERY_STATES
 
 _logger = logging.getLogger(__name__)
@@ -69,7 +69,10 @@ class OutboundMessage(models.Model):
     failure_reason = fields.Text(readonly=True)
     sent_at = fields.Datetime(readonly=True)
     provider_message_id = fields.Char(
-        string="Provider Message ID", readonly=True, help="Message-Id of the email, or the SMS id."
+        string="Provider Message ID",
+        readonly=True,
+        index="btree_not_null",  # a bounce names the email by its Message-Id
+        help="Message-Id of the email, or the SMS id.",
     )
     sms_parts = fields.Integer(string="SMS Parts", readonly=True)
     sms_price = fields.Float(string="SMS Price", readonly=True, digits=(16, 5))
@@ -228,3 +231,101 @@ class OutboundMessage(models.Model):
             error=self.env._(" (error %s)", self.delivery_error) if self.delivery_error else "",
         )
         self.account_id._post_outcome(body, status=self.campaign_id.undelivered_status)
+
+    # ---- EMAIL BOUNCES
+
+    @api.model
+    def _receive_bounce(self, email_message, message_ids):
+        """Record the bounce ``email_message`` on our emails among ``message_ids`` (``<…>``).
+
+        Called by the mail gateway, as superuser, for every bounce it receives: Message-Ids that
+        are not ours find nothing here and Odoo's own handling is left as it was.
+        """
+        bare = [message_id.strip("<>") for message_id in message_ids]
+        messages = self.search(
+            [("channel", "=", "email"), ("provider_message_id", "in", [*message_ids, *bare])]
+        )
+        for message in messages:
+            message._apply_bounce(bounces.find_bounce(email_message, message.address))
+        return messages
+
+    def _apply_bounce(self, bounce):
+        """Record ``bounce`` (an :class:`~..engine.bounces.Bounce`) on this email and its account.
+
+        Returns whether it was recorded: a success report, the same report again (a replayed
+        bounce) or any report after a permanent failure changes nothing.
+        """
+        self.ensure_one()
+        if not bounce.failed:
+            _logger.info("Outbound message %s: success report (%s) ignored", self.id, bounce.action)
+            return False
+        if self._bounce_recorded(bounce):
+            _logger.info("Outbound message %s: bounce %s already recorded", self.id, bounce.status)
+            return False
+        self.write(
+            {
+                "delivery_status": "bounced",
+                "delivery_error": bounce.status or False,
+                "delivery_detail": bounce.diagnostic or False,
+                "delivered_at": False,
+            }
+        )
+        self._bounce_account(bounce)
+        return True
+
+    def _bounce_recorded(self, bounce):
+        if self.delivery_status != "bounced":
+            return False
+        if (self.delivery_error or "").startswith("5."):
+            return True  # nothing later makes an address that refused mail take it
+        recorded = (self.delivery_error or None, self.delivery_detail or None)
+        return recorded == (bounce.status, bounce.diagnostic)
+
+    def _bounce_account(self, bounce):
+        """The account's chatter note, its status and, for a permanent failure, its address.
+
+        Only a report about the address this email went to (or naming none, as plain-text
+        bounces do) acts on the account: one about another recipient (a forward) only leaves a
+        note. A delay (the remote server still retries) changes no status.
+        """
+        account = self.account_id
+        if not account:
+            return
+        ours = bounce.names(self.address) is not False
+        invalidate = ours and bounce.permanent and account.email == self.address
+        if invalidate:
+            account.write({"email": False, "email_error": self._bounce_email_error(bounce)})
+        status = ours and bounce.action != "delayed" and self.campaign_id.undelivered_status
+        account._post_outcome(self._bounce_note(bounce, ours, invalidate), status=status)
+
+    def _bounce_email_error(self, bounce):
+        return self.env._(
+            "bounced: %(status)s %(diagnostic)s (%(address)s)",
+            status=bounce.status,
+            diagnostic=bounce.diagnostic or "",
+            address=self.address,
+        )
+
+    def _bounce_note(self, bounce, ours, invalidated):
+        if invalidated:
+            outcome = self.env._("The address is now invalid: later emails skip it.")
+        elif not ours:
+            outcome = self.env._(
+                "The report is about another recipient (%(recipient)s): the address is kept.",
+                recipient=bounce.recipient,
+            )
+        elif not bounce.permanent:
+            outcome = self.env._("Not a permanent failure: the address is kept.")
+        elif not self.account_id.email:
+            outcome = self.env._("The address was already invalid.")
+        else:
+            outcome = self.env._("The account's address has changed since: it is kept.")
+        return self.env._(
+            "Email of campaign %(campaign)s to %(address)s bounced (%(status)s): "
+            "%(diagnostic)s. %(outcome)s",
+            campaign=self.campaign_id.name,
+            address=self.address,
+            status=bounce.status or self.env._("no status"),
+            diagnostic=bounce.diagnostic or self.env._("no diagnostic"),
+            outcome=outcome,
+        )

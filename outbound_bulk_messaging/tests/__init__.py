@@ -7,6 +7,7 @@ from . import (
     test_dispatch,
     test_dispatch_sms,
     test_dispatch_twilio,
+    test_email_bounces,
     test_error_streak,
     test_hostile_input,
     test_import,
