@@ -35,7 +35,7 @@ class SmsTransport(Transport):
             raise
         self.sender = job.sms_sender or self.gateway.default_sender or ""
         self.status_callback = self.gateway.receipt_url or None
-        self.max_segments = job.template_id.sms_max_segments or None
+        self.max_segments = job.sms_max_segments or None
         self.limiter = limiters.setdefault(
             self.gateway.id,
             pacing.RateLimiter(self.gateway.messages_per_second, slack=RATE_SLACK),

@@ -11,8 +11,10 @@ from odoo.tools import SQL
 
 from ..channels import channel_selection, get_channel
 from ..engine import pacing
+from ..engine.errors import TemplateError
 from .outbound_dispatcher import commit
 from .outbound_message import OUTCOME_COUNTS
+from .outbound_template import BODY_TYPES
 
 _logger = logging.getLogger(__name__)
 
@@ -81,9 +83,21 @@ class OutboundSendJob(models.Model):
         "res.users", string="Sent By", readonly=True, default=lambda self: self.env.user
     )
     channel = fields.Selection(channel_selection(), required=True, readonly=True)
+    # The job sends its own copy of the text (below), so the template may be edited or deleted
+    # without changing a message of it; the link stays for the resend window and the history.
     template_id = fields.Many2one(
-        "outbound.template", required=True, readonly=True, ondelete="restrict", check_company=True
+        "outbound.template", readonly=True, ondelete="set null", check_company=True
     )
+    subject = fields.Char(readonly=True, help="The template's subject when the job was created.")
+    body = fields.Text(readonly=True, help="The template's text when the job was created.")
+    body_type = fields.Selection(BODY_TYPES, readonly=True)
+    sms_max_segments = fields.Integer(string="Max SMS Segments", readonly=True)
+    preview_account_id = fields.Many2one(
+        "outbound.account", string="Preview For", compute="_compute_preview"
+    )
+    preview_subject = fields.Char(compute="_compute_preview")
+    preview_body = fields.Html(compute="_compute_preview", sanitize=True)
+    preview_error = fields.Char(compute="_compute_preview")
     account_statuses = fields.Many2many("outbound.account.status", readonly=True)
     resend_period = fields.Selection(RESEND_PERIODS, default="all", required=True, readonly=True)
     active_lists_only = fields.Boolean(readonly=True)
@@ -150,6 +164,33 @@ class OutboundSendJob(models.Model):
             values.update(outcomes.get(job.id, dict.fromkeys(OUTCOME_COUNTS, 0)))
             job.update(values)
 
+    def _compute_preview(self):
+        """The job's own text rendered for its first recipient: what a reviewer approves."""
+        for job in self:
+            values = dict.fromkeys(("preview_subject", "preview_body", "preview_error"), False)
+            account = job._get_preview_account()
+            if account and job.body:
+                try:
+                    rendered = self.env["outbound.template"]._render_context(
+                        job._compile(), account._get_render_context()
+                    )
+                except TemplateError as error:
+                    values["preview_error"] = str(error)
+                else:
+                    preview = self.env["outbound.template"]._format_preview(rendered)
+                    values.update(preview_subject=preview["subject"], preview_body=preview["body"])
+            job.update(dict(values, preview_account_id=account))
+
+    def _get_preview_account(self):
+        if not self.id:
+            return self.env["outbound.account"]
+        message = self.env["outbound.message"].search(
+            [("job_id", "=", self.id), ("state", "!=", "skipped"), ("account_id", "!=", False)],
+            order="id",
+            limit=1,
+        )
+        return message.account_id
+
     def _get_message_counts(self):
         """{job id: {state: count}} in one aggregate query."""
         if not self.ids:
@@ -186,6 +227,10 @@ class OutboundSendJob(models.Model):
         for vals in vals_list:
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code("outbound.send.job") or "/"
+            if vals.get("template_id") and "body" not in vals:
+                template = self.env["outbound.template"].browse(vals["template_id"])
+                for name, value in template._get_frozen_values().items():
+                    vals.setdefault(name, value)
         return super().create(vals_list)
 
     def write(self, vals):
@@ -500,6 +545,26 @@ class OutboundSendJob(models.Model):
         self.env.cr.execute(
             "CREATE SEQUENCE IF NOT EXISTS outbound_message_batch_seq MAXVALUE 2147483647 CYCLE"
         )
+        # Jobs created before jobs kept their own text: they freeze their template's now.
+        self.env.cr.execute(
+            """
+            UPDATE outbound_send_job j
+               SET subject = t.subject, body = t.body, body_type = t.body_type,
+                   sms_max_segments = t.sms_max_segments
+              FROM outbound_template t
+             WHERE t.id = j.template_id AND j.body IS NULL
+            """
+        )
+
+    def _compile(self):
+        """The job's own copy of the text, compiled: what it sends whatever became of the
+        template since (edited, deleted)."""
+        self.ensure_one()
+        # Without its template the job accepts any $ACCOUNT_<COLUMN>: one an account lacks
+        # fails that message when rendered.
+        columns = self.template_id._get_known_columns() if self.template_id else None
+        text = {"subject": self.subject, "body": self.body, "body_type": self.body_type}
+        return self.env["outbound.template"]._compile_text(text, columns)
 
     @api.model
     def _cron_dispatch(self):

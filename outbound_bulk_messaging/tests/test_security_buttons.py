@@ -114,6 +114,8 @@ class TestButtonsPerGroup(MatrixCase):
             ("state", "done"),
             ("start_at", "2020-01-01 00:00:00"),
             ("channel", "sms"),
+            ("body", "Another text than was approved"),
+            ("subject", "Another subject"),
         ):
             with self.subTest(field=field), self.assertRaises(AccessError):
                 job.write({field: value})

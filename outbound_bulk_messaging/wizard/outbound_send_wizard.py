@@ -285,11 +285,14 @@ class OutboundSendWizard(models.TransientModel):
         now = fields.Datetime.now()
         start_at = now if self.use_current_time or not self.start_at else max(self.start_at, now)
         descriptor = get_channel(channel)
+        template = self[descriptor.template_field]
         return {
             "campaign_id": self.campaign_id.id,
             "list_id": self.list_id.id,
             "channel": channel,
-            "template_id": self[descriptor.template_field].id,
+            "template_id": template.id,
+            # The job's own copy of the text: it sends this whatever becomes of the template.
+            **(template._get_frozen_values() if template else {}),
             "account_statuses": [fields.Command.set(self.account_statuses.ids)],
             "resend_period": self.resend_period,
             "active_lists_only": self.active_lists_only,
