@@ -19,12 +19,16 @@ from .outbound_template import BODY_TYPES
 _logger = logging.getLogger(__name__)
 
 JOB_STATES = [
+    ("to_approve", "To Approve"),
     ("scheduled", "Scheduled"),
     ("running", "Running"),
     ("paused", "Paused"),
     ("done", "Done"),
     ("cancelled", "Cancelled"),
+    ("rejected", "Rejected"),
 ]
+# States after which a job never sends again.
+FINISHED_STATES = ("done", "cancelled", "rejected")
 RESEND_PERIODS = [
     ("all", "All (send again)"),
     ("hour", "Not within the last hour"),
@@ -113,6 +117,10 @@ class OutboundSendJob(models.Model):
         readonly=True,
         help="Why the job was paused, in the provider's words.",
     )
+    # Four-eyes rule (campaign's Require Approval): who let the job go, or stopped it, and why.
+    reviewer_id = fields.Many2one("res.users", string="Reviewed By", readonly=True)
+    reviewed_at = fields.Datetime(readonly=True)
+    rejection_reason = fields.Text(readonly=True)
     email_from = fields.Char(readonly=True)
     mail_server_id = fields.Many2one("ir.mail_server", readonly=True)
     sms_sender = fields.Char(string="SMS Sender", readonly=True)
@@ -227,6 +235,9 @@ class OutboundSendJob(models.Model):
         for vals in vals_list:
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code("outbound.send.job") or "/"
+            if "state" not in vals and vals.get("campaign_id"):
+                campaign = self.env["outbound.campaign"].browse(vals["campaign_id"])
+                vals["state"] = "to_approve" if campaign.require_approval else "scheduled"
             if vals.get("template_id") and "body" not in vals:
                 template = self.env["outbound.template"].browse(vals["template_id"])
                 for name, value in template._get_frozen_values().items():
@@ -262,11 +273,48 @@ class OutboundSendJob(models.Model):
     def action_cancel(self):
         """Stop the job: what is still queued is skipped, nothing already sent is touched."""
         self._check_can_manage()
-        jobs = self.filtered(lambda job: job.state not in ("done", "cancelled"))
+        jobs = self.filtered(lambda job: job.state not in FINISHED_STATES)
         if not jobs:
             return True
         jobs._skip_queued()
         jobs.sudo().write({"state": "cancelled", "done_at": fields.Datetime.now()})
+        return True
+
+    def action_approve(self):
+        """Another Campaign Manager lets a job waiting for approval go: it is scheduled."""
+        self._check_can_review()
+        now = fields.Datetime.now()
+        for job in self:
+            job.sudo().write(
+                {"state": "scheduled", "reviewer_id": self.env.uid, "reviewed_at": now}
+            )
+            job.message_post(body=self.env._("Approved by %s.", self.env.user.name))
+            job._schedule_dispatch(max(job.start_at, now))
+        return True
+
+    def action_reject(self, reason=None):
+        """Another Campaign Manager refuses a job waiting for approval, saying why: nothing of
+        it is sent. Without ``reason`` (the button), opens the dialog that asks for it."""
+        self._check_can_review()
+        reason = (reason or "").strip()
+        if not reason:
+            return self._get_reject_action()
+        self._skip_queued(self.env._("job rejected: %s", reason))
+        self.sudo().write(
+            {
+                "state": "rejected",
+                "reviewer_id": self.env.uid,
+                "reviewed_at": fields.Datetime.now(),
+                "rejection_reason": reason,
+                "done_at": fields.Datetime.now(),
+            }
+        )
+        for job in self:
+            job.message_post(
+                body=self.env._(
+                    "Rejected by %(user)s: %(reason)s", user=self.env.user.name, reason=reason
+                )
+            )
         return True
 
     def action_view_messages(self):
@@ -288,7 +336,7 @@ class OutboundSendJob(models.Model):
             raise UserError(self.env._("Job %s has no failed message.", self.name))
         return failed.action_retry()
 
-    def _skip_queued(self):
+    def _skip_queued(self, reason=None):
         """Skip what is still queued in these jobs: it will not be sent."""
         self.env.cr.execute(
             """
@@ -296,7 +344,7 @@ class OutboundSendJob(models.Model):
                    write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
              WHERE job_id = ANY(%s) AND state = 'queued'
             """,
-            [self.env._("job cancelled before it was sent"), self.env.uid, self.ids],
+            [reason or self.env._("job cancelled before it was sent"), self.env.uid, self.ids],
         )
         self.env["outbound.message"].invalidate_model(["state", "failure_reason"])
 
@@ -304,6 +352,45 @@ class OutboundSendJob(models.Model):
         """Only those who may edit the campaign's properties may send, pause or cancel."""
         self.campaign_id.check_access("write")
         self.check_access("write")
+
+    def _check_can_review(self):
+        """Approve or reject: a Campaign Manager other than the one who sent the job, while it
+        waits for approval. The rows are locked first: two reviewers cannot both decide."""
+        self._check_can_manage()
+        self.env.cr.execute(
+            SQL("SELECT id FROM outbound_send_job WHERE id = ANY(%s) FOR UPDATE", self.ids)
+        )
+        self.invalidate_recordset(["state"])
+        for job in self:
+            if job.state != "to_approve":
+                raise UserError(self.env._("Job %s is not waiting for approval.", job.name))
+            if self.env.user in job.user_id | job.create_uid:
+                raise UserError(
+                    self.env._(
+                        "You sent job %s: another Campaign Manager must approve or reject it.",
+                        job.name,
+                    )
+                )
+
+    def _get_reject_action(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Reject Send Job"),
+            "res_model": "outbound.send.job.reject",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_job_ids": self.ids},
+        }
+
+    def _submit(self):
+        """After creation: due for dispatch at its start, or waiting for approval."""
+        self.ensure_one()
+        if self.state == "to_approve":
+            self.message_post(
+                body=self.env._("Waiting for the approval of another Campaign Manager.")
+            )
+            return
+        self._schedule_dispatch(self.start_at)
 
     # ---- RECIPIENTS
 

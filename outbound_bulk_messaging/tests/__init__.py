@@ -1,6 +1,7 @@
 from . import (
     test_account,
     test_account_status,
+    test_approval,
     test_channels,
     test_concurrency,
     test_delivery_outcomes,

@@ -257,8 +257,8 @@ class OutboundSendWizard(models.TransientModel):
         # Jobs are created here only, after the checks above (nobody has create rights on them).
         job = self.env["outbound.send.job"].sudo().create(self._prepare_job_values(channel))
         job._create_messages()
-        job._schedule_dispatch(job.start_at)
         job.message_post(body=job._get_creation_summary())
+        job._submit()
         return job._get_form_action()
 
     def _check_can_send(self, channel):
