@@ -9,9 +9,9 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ..channels import channel_selection, get_channel
+from ..channels import TransportBusy, channel_selection, get_channel
 from ..engine import pacing
-from ..engine.errors import TemplateError
+from ..engine.errors import OutboundError, TemplateError
 from .outbound_dispatcher import commit
 from .outbound_message import OUTCOME_COUNTS
 from .outbound_template import BODY_TYPES
@@ -709,6 +709,35 @@ class OutboundSendJob(models.Model):
         now = fields.Datetime.now()
         window, room = self._window_room(now)
         self._schedule_dispatch(now if room and counts.get("queued") else window.end)
+
+    def _send_test(self, address, account):
+        """Send ``account``'s message of this job to ``address`` alone, marked as a test, through
+        the transport a dispatch uses. No message row is written: no panel, resend window or
+        cap counts it. Used on an unsaved job (``new``) by the send wizard."""
+        self.ensure_one()
+        payload = {
+            "id": "test",
+            "address": address,
+            "context": account._get_render_context(),
+            "test": True,
+        }
+        transport = None
+        try:
+            transport = self.env["outbound.dispatcher"]._open_transport(self, {})
+            return transport.send(payload)
+        except TransportBusy as error:
+            raise UserError(
+                self.env._("The SMS gateway is sending a job: try the test again in a moment.")
+            ) from error
+        except OutboundError as error:
+            raise UserError(
+                self.env._(
+                    "Test to %(recipient)s not sent: %(error)s", recipient=address, error=error
+                )
+            ) from error
+        finally:
+            if transport:
+                transport.close()
 
     # ---- SUMMARIES
 

@@ -20,11 +20,15 @@ class TestButtonsPerGroup(MatrixCase):
 
     def test_send_buttons_only_for_managers(self):
         for subject in ("internal", "user"):
-            for method in ("action_send_email", "action_send_sms"):
+            for method in ("action_send_email", "action_send_sms", "action_send_test"):
                 counts = self._counts()
                 wizard = self.env(user=self.subjects[subject], su=True)["outbound.send.wizard"]
                 wizard = wizard.create(
-                    {"campaign_id": self.campaign.id, "template_id": self.template.id}
+                    {
+                        "campaign_id": self.campaign.id,
+                        "template_id": self.template.id,
+                        "test_recipient": "matrix0@example.com",
+                    }
                 ).with_user(self.subjects[subject])
                 message = self._refused(subject, getattr(wizard, method))
                 self.assertEqual(self._counts(), counts, f"{subject} {method} left records")
