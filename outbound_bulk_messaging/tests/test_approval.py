@@ -90,7 +90,7 @@ class TestApproval(SendingCase):
         dialog = (
             self.env["outbound.send.job.reject"]
             .with_user(self.reviewer)
-            .with_context(action["context"])
+            .with_context(**action["context"])
             .create({"reason": "Wrong list: these accounts paid last week"})
         )
         dialog.action_reject()
