@@ -60,6 +60,11 @@ class Channel:
         """Why the wizard cannot send on this channel (empty: it can)."""
         return []
 
+    def test_address(self, wizard, raw):
+        """``(address, error)`` of a test recipient typed in ``wizard``, ``None`` when ``raw`` is
+        not this channel's kind of address."""
+        raise NotImplementedError
+
     def max_errors(self, job):
         """Sends in a row with an unknown outcome after which the job pauses."""
         return 3
@@ -75,7 +80,8 @@ class Transport:
         self.compiled = compiled
 
     def send(self, payload):
-        """Send one message (``payload``: id, address, render context) -> ``dispatch.Accepted``."""
+        """Send one message (``payload``: id, address, render context, and ``test`` for a test
+        send, which the recipient must be able to tell) -> ``dispatch.Accepted``."""
         raise NotImplementedError
 
     def close(self):

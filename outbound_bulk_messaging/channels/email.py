@@ -5,11 +5,14 @@ import logging
 from odoo.tools import SQL
 
 from ..engine import dispatch
+from ..engine.addresses import normalise_email
 from ..engine.errors import MESSAGE
 from ..engine.smtp import classify_connect_error, classify_smtp_error
 from .base import Channel, Transport
 
 _logger = logging.getLogger(__name__)
+# Subject prefix of a test send: the tester's mailbox must not mistake it for a real one.
+TEST_PREFIX = "[TEST] "
 
 
 class EmailTransport(Transport):
@@ -56,14 +59,18 @@ class EmailTransport(Transport):
 
     def _build(self, payload, rendered):
         html = rendered["html"]
+        subject, headers = rendered["subject"], {"X-Outbound-Message": str(payload["id"])}
+        if payload.get("test"):
+            subject = f"{TEST_PREFIX}{subject}"
+            headers["X-Outbound-Test"] = "1"
         return self.mail_server.build_email(
             email_from=self.job.email_from,
             email_to=[payload["address"]],
-            subject=rendered["subject"],
+            subject=subject,
             body=rendered["body"],
             body_alternative=rendered["body_text"] if html else None,
             subtype="html" if html else "plain",
-            headers={"X-Outbound-Message": str(payload["id"])},
+            headers=headers,
         )
 
     def _drop_session(self):
@@ -114,6 +121,9 @@ class EmailChannel(Channel):
             (campaign.email_from, env._("the campaign has no sender address")),
         ]
         return [blocker for ok, blocker in checks if not ok]
+
+    def test_address(self, wizard, raw):
+        return normalise_email(raw) if "@" in raw else None
 
     def max_errors(self, job):
         return job.campaign_id.email_max_errors

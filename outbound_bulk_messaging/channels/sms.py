@@ -3,6 +3,7 @@
 from odoo.tools import SQL
 
 from ..engine import dispatch, pacing, sms
+from ..engine.addresses import normalise_phone
 from ..engine.errors import GatewayError, OptedOutError
 from ..engine.gateways import SmsRequest
 from .base import Channel, Transport, TransportBusy
@@ -35,7 +36,7 @@ class SmsTransport(Transport):
             raise
         self.sender = job.sms_sender or self.gateway.default_sender or ""
         self.status_callback = self.gateway.receipt_url or None
-        self.max_segments = job.template_id.sms_max_segments or None
+        self.max_segments = job.sms_max_segments or None
         self.limiter = limiters.setdefault(
             self.gateway.id,
             pacing.RateLimiter(self.gateway.messages_per_second, slack=RATE_SLACK),
@@ -111,6 +112,14 @@ class SmsChannel(Channel):
             (campaign.sms_gateway_id, env._("the campaign has no SMS gateway")),
         ]
         return [blocker for ok, blocker in checks if not ok]
+
+    def test_address(self, wizard, raw):
+        if "@" in raw:
+            return None
+        company = wizard.campaign_id.company_id
+        country = wizard.env["outbound.account"]._get_sms_country(False, company)
+        result = normalise_phone(raw, country.code or None)
+        return result.e164, result.error
 
     def max_errors(self, job):
         return job.sms_gateway_id.sudo().max_errors

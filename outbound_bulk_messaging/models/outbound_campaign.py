@@ -1,8 +1,10 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 from ..engine.addresses import normalise_email
 from ..engine.statuses import ACCOUNT_STATUSES
+
+ADMIN_GROUP = "outbound_bulk_messaging.group_outbound_admin"
 
 
 class OutboundCampaign(models.Model):
@@ -62,6 +64,12 @@ class OutboundCampaign(models.Model):
         tracking=True,
         help="Status given to an account whose text was not delivered or whose email bounced. "
         "Empty: leave the status as it is.",
+    )
+
+    require_approval = fields.Boolean(
+        tracking=True,
+        help="Four-eyes rule: every send job of this campaign waits until a Campaign Manager "
+        "other than the one who sent it approves it. Only Outbound Administrators can lift it.",
     )
 
     template_ids = fields.One2many("outbound.template", "campaign_id", string="Templates")
@@ -136,6 +144,19 @@ class OutboundCampaign(models.Model):
                 raise ValidationError(
                     self.env._("Campaign %(name)s: %(error)s", name=campaign.name, error=error)
                 )
+
+    def write(self, vals):
+        self._check_can_lift_approval(vals)
+        return super().write(vals)
+
+    def _check_can_lift_approval(self, vals):
+        """A manager may not lift the four-eyes rule to send alone; an administrator may."""
+        if vals.get("require_approval", True) or self.env.su:
+            return
+        if self.filtered("require_approval") and not self.env.user.has_group(ADMIN_GROUP):
+            raise AccessError(
+                self.env._("Only Outbound Administrators can stop requiring approval of sends.")
+            )
 
     # ---- ACTIONS
 

@@ -176,7 +176,7 @@ class OutboundDispatcher(models.AbstractModel):
     @api.model
     def _open_transport(self, job, limiters):
         channel = get_channel(job.channel)
-        return channel.transport(job, job.template_id._compile(), limiters)
+        return channel.transport(job, job._compile(), limiters)
 
     @api.model
     def _after_batch(self, job, result):

@@ -9,20 +9,26 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ..channels import channel_selection, get_channel
+from ..channels import TransportBusy, channel_selection, get_channel
 from ..engine import pacing
+from ..engine.errors import OutboundError, TemplateError
 from .outbound_dispatcher import commit
 from .outbound_message import OUTCOME_COUNTS
+from .outbound_template import BODY_TYPES
 
 _logger = logging.getLogger(__name__)
 
 JOB_STATES = [
+    ("to_approve", "To Approve"),
     ("scheduled", "Scheduled"),
     ("running", "Running"),
     ("paused", "Paused"),
     ("done", "Done"),
     ("cancelled", "Cancelled"),
+    ("rejected", "Rejected"),
 ]
+# States after which a job never sends again.
+FINISHED_STATES = ("done", "cancelled", "rejected")
 RESEND_PERIODS = [
     ("all", "All (send again)"),
     ("hour", "Not within the last hour"),
@@ -81,9 +87,21 @@ class OutboundSendJob(models.Model):
         "res.users", string="Sent By", readonly=True, default=lambda self: self.env.user
     )
     channel = fields.Selection(channel_selection(), required=True, readonly=True)
+    # The job sends its own copy of the text (below), so the template may be edited or deleted
+    # without changing a message of it; the link stays for the resend window and the history.
     template_id = fields.Many2one(
-        "outbound.template", required=True, readonly=True, ondelete="restrict", check_company=True
+        "outbound.template", readonly=True, ondelete="set null", check_company=True
     )
+    subject = fields.Char(readonly=True, help="The template's subject when the job was created.")
+    body = fields.Text(readonly=True, help="The template's text when the job was created.")
+    body_type = fields.Selection(BODY_TYPES, readonly=True)
+    sms_max_segments = fields.Integer(string="Max SMS Segments", readonly=True)
+    preview_account_id = fields.Many2one(
+        "outbound.account", string="Preview For", compute="_compute_preview"
+    )
+    preview_subject = fields.Char(compute="_compute_preview")
+    preview_body = fields.Html(compute="_compute_preview", sanitize=True)
+    preview_error = fields.Char(compute="_compute_preview")
     account_statuses = fields.Many2many("outbound.account.status", readonly=True)
     resend_period = fields.Selection(RESEND_PERIODS, default="all", required=True, readonly=True)
     active_lists_only = fields.Boolean(readonly=True)
@@ -99,6 +117,10 @@ class OutboundSendJob(models.Model):
         readonly=True,
         help="Why the job was paused, in the provider's words.",
     )
+    # Four-eyes rule (campaign's Require Approval): who let the job go, or stopped it, and why.
+    reviewer_id = fields.Many2one("res.users", string="Reviewed By", readonly=True)
+    reviewed_at = fields.Datetime(readonly=True)
+    rejection_reason = fields.Text(readonly=True)
     email_from = fields.Char(readonly=True)
     mail_server_id = fields.Many2one("ir.mail_server", readonly=True)
     sms_sender = fields.Char(string="SMS Sender", readonly=True)
@@ -150,6 +172,33 @@ class OutboundSendJob(models.Model):
             values.update(outcomes.get(job.id, dict.fromkeys(OUTCOME_COUNTS, 0)))
             job.update(values)
 
+    def _compute_preview(self):
+        """The job's own text rendered for its first recipient: what a reviewer approves."""
+        for job in self:
+            values = dict.fromkeys(("preview_subject", "preview_body", "preview_error"), False)
+            account = job._get_preview_account()
+            if account and job.body:
+                try:
+                    rendered = self.env["outbound.template"]._render_context(
+                        job._compile(), account._get_render_context()
+                    )
+                except TemplateError as error:
+                    values["preview_error"] = str(error)
+                else:
+                    preview = self.env["outbound.template"]._format_preview(rendered)
+                    values.update(preview_subject=preview["subject"], preview_body=preview["body"])
+            job.update(dict(values, preview_account_id=account))
+
+    def _get_preview_account(self):
+        if not self.id:
+            return self.env["outbound.account"]
+        message = self.env["outbound.message"].search(
+            [("job_id", "=", self.id), ("state", "!=", "skipped"), ("account_id", "!=", False)],
+            order="id",
+            limit=1,
+        )
+        return message.account_id
+
     def _get_message_counts(self):
         """{job id: {state: count}} in one aggregate query."""
         if not self.ids:
@@ -186,6 +235,13 @@ class OutboundSendJob(models.Model):
         for vals in vals_list:
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code("outbound.send.job") or "/"
+            if "state" not in vals and vals.get("campaign_id"):
+                campaign = self.env["outbound.campaign"].browse(vals["campaign_id"])
+                vals["state"] = "to_approve" if campaign.require_approval else "scheduled"
+            if vals.get("template_id") and "body" not in vals:
+                template = self.env["outbound.template"].browse(vals["template_id"])
+                for name, value in template._get_frozen_values().items():
+                    vals.setdefault(name, value)
         return super().create(vals_list)
 
     def write(self, vals):
@@ -217,11 +273,48 @@ class OutboundSendJob(models.Model):
     def action_cancel(self):
         """Stop the job: what is still queued is skipped, nothing already sent is touched."""
         self._check_can_manage()
-        jobs = self.filtered(lambda job: job.state not in ("done", "cancelled"))
+        jobs = self.filtered(lambda job: job.state not in FINISHED_STATES)
         if not jobs:
             return True
         jobs._skip_queued()
         jobs.sudo().write({"state": "cancelled", "done_at": fields.Datetime.now()})
+        return True
+
+    def action_approve(self):
+        """Another Campaign Manager lets a job waiting for approval go: it is scheduled."""
+        self._check_can_review()
+        now = fields.Datetime.now()
+        for job in self:
+            job.sudo().write(
+                {"state": "scheduled", "reviewer_id": self.env.uid, "reviewed_at": now}
+            )
+            job.message_post(body=self.env._("Approved by %s.", self.env.user.name))
+            job._schedule_dispatch(max(job.start_at, now))
+        return True
+
+    def action_reject(self, reason=None):
+        """Another Campaign Manager refuses a job waiting for approval, saying why: nothing of
+        it is sent. Without ``reason`` (the button), opens the dialog that asks for it."""
+        self._check_can_review()
+        reason = (reason or "").strip()
+        if not reason:
+            return self._get_reject_action()
+        self._skip_queued(self.env._("job rejected: %s", reason))
+        self.sudo().write(
+            {
+                "state": "rejected",
+                "reviewer_id": self.env.uid,
+                "reviewed_at": fields.Datetime.now(),
+                "rejection_reason": reason,
+                "done_at": fields.Datetime.now(),
+            }
+        )
+        for job in self:
+            job.message_post(
+                body=self.env._(
+                    "Rejected by %(user)s: %(reason)s", user=self.env.user.name, reason=reason
+                )
+            )
         return True
 
     def action_view_messages(self):
@@ -243,7 +336,7 @@ class OutboundSendJob(models.Model):
             raise UserError(self.env._("Job %s has no failed message.", self.name))
         return failed.action_retry()
 
-    def _skip_queued(self):
+    def _skip_queued(self, reason=None):
         """Skip what is still queued in these jobs: it will not be sent."""
         self.env.cr.execute(
             """
@@ -251,7 +344,7 @@ class OutboundSendJob(models.Model):
                    write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
              WHERE job_id = ANY(%s) AND state = 'queued'
             """,
-            [self.env._("job cancelled before it was sent"), self.env.uid, self.ids],
+            [reason or self.env._("job cancelled before it was sent"), self.env.uid, self.ids],
         )
         self.env["outbound.message"].invalidate_model(["state", "failure_reason"])
 
@@ -259,6 +352,45 @@ class OutboundSendJob(models.Model):
         """Only those who may edit the campaign's properties may send, pause or cancel."""
         self.campaign_id.check_access("write")
         self.check_access("write")
+
+    def _check_can_review(self):
+        """Approve or reject: a Campaign Manager other than the one who sent the job, while it
+        waits for approval. The rows are locked first: two reviewers cannot both decide."""
+        self._check_can_manage()
+        self.env.cr.execute(
+            SQL("SELECT id FROM outbound_send_job WHERE id = ANY(%s) FOR UPDATE", self.ids)
+        )
+        self.invalidate_recordset(["state"])
+        for job in self:
+            if job.state != "to_approve":
+                raise UserError(self.env._("Job %s is not waiting for approval.", job.name))
+            if self.env.user in job.user_id | job.create_uid:
+                raise UserError(
+                    self.env._(
+                        "You sent job %s: another Campaign Manager must approve or reject it.",
+                        job.name,
+                    )
+                )
+
+    def _get_reject_action(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Reject Send Job"),
+            "res_model": "outbound.send.job.reject",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_job_ids": self.ids},
+        }
+
+    def _submit(self):
+        """After creation: due for dispatch at its start, or waiting for approval."""
+        self.ensure_one()
+        if self.state == "to_approve":
+            self.message_post(
+                body=self.env._("Waiting for the approval of another Campaign Manager.")
+            )
+            return
+        self._schedule_dispatch(self.start_at)
 
     # ---- RECIPIENTS
 
@@ -500,6 +632,26 @@ class OutboundSendJob(models.Model):
         self.env.cr.execute(
             "CREATE SEQUENCE IF NOT EXISTS outbound_message_batch_seq MAXVALUE 2147483647 CYCLE"
         )
+        # Jobs created before jobs kept their own text: they freeze their template's now.
+        self.env.cr.execute(
+            """
+            UPDATE outbound_send_job j
+               SET subject = t.subject, body = t.body, body_type = t.body_type,
+                   sms_max_segments = t.sms_max_segments
+              FROM outbound_template t
+             WHERE t.id = j.template_id AND j.body IS NULL
+            """
+        )
+
+    def _compile(self):
+        """The job's own copy of the text, compiled: what it sends whatever became of the
+        template since (edited, deleted)."""
+        self.ensure_one()
+        # Without its template the job accepts any $ACCOUNT_<COLUMN>: one an account lacks
+        # fails that message when rendered.
+        columns = self.template_id._get_known_columns() if self.template_id else None
+        text = {"subject": self.subject, "body": self.body, "body_type": self.body_type}
+        return self.env["outbound.template"]._compile_text(text, columns)
 
     @api.model
     def _cron_dispatch(self):
@@ -557,6 +709,35 @@ class OutboundSendJob(models.Model):
         now = fields.Datetime.now()
         window, room = self._window_room(now)
         self._schedule_dispatch(now if room and counts.get("queued") else window.end)
+
+    def _send_test(self, address, account):
+        """Send ``account``'s message of this job to ``address`` alone, marked as a test, through
+        the transport a dispatch uses. No message row is written: no panel, resend window or
+        cap counts it. Used on an unsaved job (``new``) by the send wizard."""
+        self.ensure_one()
+        payload = {
+            "id": "test",
+            "address": address,
+            "context": account._get_render_context(),
+            "test": True,
+        }
+        transport = None
+        try:
+            transport = self.env["outbound.dispatcher"]._open_transport(self, {})
+            return transport.send(payload)
+        except TransportBusy as error:
+            raise UserError(
+                self.env._("The SMS gateway is sending a job: try the test again in a moment.")
+            ) from error
+        except OutboundError as error:
+            raise UserError(
+                self.env._(
+                    "Test to %(recipient)s not sent: %(error)s", recipient=address, error=error
+                )
+            ) from error
+        finally:
+            if transport:
+                transport.close()
 
     # ---- SUMMARIES
 

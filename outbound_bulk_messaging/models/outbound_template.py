@@ -6,6 +6,8 @@ from odoo.exceptions import ValidationError
 from ..engine import render, sms
 from ..engine.errors import TemplateError
 
+BODY_TYPES = [("text", "Text"), ("html", "HTML")]
+
 
 class OutboundTemplate(models.Model):
     """The manual's "OutBound Message Templates": fixed text mixed with account data.
@@ -39,7 +41,7 @@ class OutboundTemplate(models.Model):
         precompute=True,
     )
     body_type = fields.Selection(
-        [("text", "Text"), ("html", "HTML")],
+        BODY_TYPES,
         default="text",
         required=True,
         help="Only text templates can be sent as SMS. HTML emails also get a plain-text part.",
@@ -154,14 +156,30 @@ class OutboundTemplate(models.Model):
     def _compile(self):
         """Compile subject and body once; the result renders any number of accounts."""
         self.ensure_one()
-        columns = self._get_known_columns()
-        html = self.body_type == "html"
+        return self._compile_text(self._get_frozen_values(), self._get_known_columns())
+
+    @api.model
+    def _compile_text(self, text, columns=None):
+        """Compile ``text`` (``subject``, ``body``, ``body_type``: a template's or the copy a
+        send job froze); ``columns`` as in :func:`~..engine.render.compile_template`."""
+        html = text["body_type"] == "html"
         return {
             "subject": render.compile_template(
-                self.subject or "", columns=columns, field="subject"
+                text["subject"] or "", columns=columns, field="subject"
             ),
-            "body": render.compile_template(self.body, html=html, columns=columns, field="body"),
+            "body": render.compile_template(text["body"], html=html, columns=columns, field="body"),
             "html": html,
+        }
+
+    def _get_frozen_values(self):
+        """What a send job copies when it is created, and sends whatever becomes of the
+        template: its text, its type and its SMS limit."""
+        self.ensure_one()
+        return {
+            "subject": self.subject,
+            "body": self.body,
+            "body_type": self.body_type,
+            "sms_max_segments": self.sms_max_segments,
         }
 
     def _render(self, account, compiled=None):
@@ -203,13 +221,8 @@ class OutboundTemplate(models.Model):
         """What the preview shows for ``account``: subject, body as HTML, text part, SMS info."""
         self.ensure_one()
         rendered = self._render(account)
+        preview = self._format_preview(rendered)
         body = rendered["body"]
-        preview = {
-            "subject": rendered["subject"],
-            "body": Markup(body) if rendered["html"] else Markup("<pre>%s</pre>") % body,
-            "text": rendered["body_text"],
-            "sms_info": False,
-        }
         if self.use_for_sms:
             info = sms.analyse(body)
             preview["sms_info"] = self.env._(
@@ -221,6 +234,17 @@ class OutboundTemplate(models.Model):
                 remaining=info.remaining,
             )
         return preview
+
+    @api.model
+    def _format_preview(self, rendered):
+        """A rendered message as the previews show it: the body as HTML (a text one in <pre>)."""
+        body = rendered["body"]
+        return {
+            "subject": rendered["subject"],
+            "body": Markup(body) if rendered["html"] else Markup("<pre>%s</pre>") % body,
+            "text": rendered["body_text"],
+            "sms_info": False,
+        }
 
     # ---- HELPERS
 

@@ -1,6 +1,7 @@
 from . import (
     test_account,
     test_account_status,
+    test_approval,
     test_channels,
     test_concurrency,
     test_delivery_outcomes,
@@ -9,6 +10,7 @@ from . import (
     test_dispatch_twilio,
     test_email_bounces,
     test_error_streak,
+    test_frozen_template,
     test_hostile_input,
     test_import,
     test_receipts,
@@ -18,6 +20,7 @@ from . import (
     test_security_rights,
     test_security_rpc,
     test_security_secrets,
+    test_send_test,
     test_send_wizard,
     test_template,
     test_ui,

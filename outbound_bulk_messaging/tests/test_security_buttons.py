@@ -20,11 +20,15 @@ class TestButtonsPerGroup(MatrixCase):
 
     def test_send_buttons_only_for_managers(self):
         for subject in ("internal", "user"):
-            for method in ("action_send_email", "action_send_sms"):
+            for method in ("action_send_email", "action_send_sms", "action_send_test"):
                 counts = self._counts()
                 wizard = self.env(user=self.subjects[subject], su=True)["outbound.send.wizard"]
                 wizard = wizard.create(
-                    {"campaign_id": self.campaign.id, "template_id": self.template.id}
+                    {
+                        "campaign_id": self.campaign.id,
+                        "template_id": self.template.id,
+                        "test_recipient": "matrix0@example.com",
+                    }
                 ).with_user(self.subjects[subject])
                 message = self._refused(subject, getattr(wizard, method))
                 self.assertEqual(self._counts(), counts, f"{subject} {method} left records")
@@ -70,6 +74,8 @@ class TestButtonsPerGroup(MatrixCase):
                 job.action_resume,
                 job.action_cancel,
                 job.action_retry_failed,
+                job.action_approve,
+                job.action_reject,
                 failed.action_retry,
             ):
                 self._refused(subject, call)
@@ -77,6 +83,26 @@ class TestButtonsPerGroup(MatrixCase):
         self.job.action_pause()
         self._refused("user", self._as("user", self.job).action_resume)
         self.assertEqual(self.job.state, "paused")
+
+    def test_approval_buttons_for_managers_other_than_the_sender(self):
+        """Approve and Reject: Users are refused (above), the sender too, another manager or
+        an administrator decides."""
+        self.campaign.require_approval = True
+        for reviewer, sender in (("manager", "admin"), ("admin", "manager")):
+            with self.subTest(reviewer=reviewer):
+                wizard = self.env(user=self.subjects[sender])["outbound.send.wizard"]
+                wizard = wizard.with_context(
+                    active_model="outbound.campaign", active_id=self.campaign.id
+                ).create({"template_id": self.template.id})
+                job = self.env["outbound.send.job"].browse(wizard.action_send_email()["res_id"])
+                as_sender = self._as(sender, job)
+                for call in (as_sender.action_approve, as_sender.action_reject):
+                    message = self._refused(sender, call, UserError)
+                    self.assertIn("another Campaign Manager must approve", message)
+                self.assertEqual(job.state, "to_approve")
+                self._as(reviewer, job).action_approve()
+                self.assertEqual(job.state, "scheduled")
+                self.assertEqual(job.reviewer_id, self.subjects[reviewer])
 
     def test_job_buttons_for_managers(self):
         for subject in ("manager", "admin"):
@@ -114,6 +140,9 @@ class TestButtonsPerGroup(MatrixCase):
             ("state", "done"),
             ("start_at", "2020-01-01 00:00:00"),
             ("channel", "sms"),
+            ("body", "Another text than was approved"),
+            ("subject", "Another subject"),
+            ("reviewer_id", self.user_admin.id),
         ):
             with self.subTest(field=field), self.assertRaises(AccessError):
                 job.write({field: value})

@@ -31,8 +31,10 @@ MATRIX = {
     "outbound.sms.gateway": {"internal": "", "user": "r", "manager": "r", "admin": "rwcu"},
     # Users may open the send screen to look at the panel; its Send buttons refuse them.
     "outbound.send.wizard": {"internal": "", "user": "rwc", "manager": "rwc", "admin": "rwc"},
+    # The reason asked when a manager rejects a job waiting for approval.
+    "outbound.send.job.reject": {"internal": "", "user": "", "manager": "rwc", "admin": "rwc"},
 }
-TRANSIENT = {"outbound.send.wizard", "outbound.account.import"}
+TRANSIENT = {"outbound.send.wizard", "outbound.account.import", "outbound.send.job.reject"}
 
 
 @tagged("post_install", "-at_install")
@@ -72,6 +74,7 @@ class TestAccessMatrix(MatrixCase):
             "outbound.message": {"job_id": self.job.id, "channel": "email", "address": "x@y.z"},
             "outbound.sms.gateway": {"name": "Matrix gateway 2", "api_key": "k2"},
             "outbound.send.wizard": {"campaign_id": campaign.id, "template_id": template.id},
+            "outbound.send.job.reject": {"job_ids": [Command.set(self.job.ids)], "reason": "No"},
         }[model]
 
     # A harmless change per model, and the value read back to see whether it happened.
@@ -87,6 +90,7 @@ class TestAccessMatrix(MatrixCase):
         "outbound.message": ("failure_reason", "rewritten"),
         "outbound.sms.gateway": ("default_sender", "OTHER"),
         "outbound.send.wizard": ("batch_size", 7),
+        "outbound.send.job.reject": ("reason", "Changed"),
     }
 
     def _victim(self, model, subject):
@@ -198,6 +202,9 @@ class TestAccessMatrix(MatrixCase):
 
     def test_send_wizard(self):
         self._check_model("outbound.send.wizard")
+
+    def test_send_job_reject_wizard(self):
+        self._check_model("outbound.send.job.reject")
 
     def test_wizards_of_another_company_are_out_of_reach(self):
         """Wizards are shared within a company, never across: an import wizard holds the

@@ -85,6 +85,8 @@ class TestRpcAccess(MatrixCase, HttpCase):
             ("outbound.send.job", "action_pause", [[self.job.id]]),
             ("outbound.send.job", "action_cancel", [[self.job.id]]),
             ("outbound.send.job", "action_retry_failed", [[self.job.id]]),
+            ("outbound.send.job", "action_approve", [[self.job.id]]),
+            ("outbound.send.job", "action_reject", [[self.job.id], "Not on my watch"]),
             ("outbound.send.job", "write", [[self.job.id], {"state": "cancelled"}]),
             ("outbound.message", "action_retry", [[self.failed.id]]),
             ("outbound.message", "write", [[self.failed.id], {"state": "sent"}]),

@@ -93,6 +93,12 @@ class OutboundSendWizard(models.TransientModel):
     preview_sms = fields.Text(string="SMS Text", compute="_compute_preview")
     preview_sms_info = fields.Char(string="SMS Encoding", compute="_compute_preview")
     preview_error = fields.Char(compute="_compute_preview")
+    test_recipient = fields.Char(
+        string="Send a Test To",
+        help="An email address (the email template) or an SMS number (the SMS template). It "
+        "receives the message of the preview account, through the campaign's mail server or "
+        "gateway, marked as a test; nothing is counted or recorded as sent.",
+    )
 
     @api.model
     def default_get(self, fields_list):
@@ -251,15 +257,65 @@ class OutboundSendWizard(models.TransientModel):
     def action_edit_templates(self):
         return self.campaign_id.action_edit_templates()
 
+    def action_send_test(self):
+        """Send the preview account's message to ``test_recipient`` only, marked as a test."""
+        self.ensure_one()
+        channel, address = self._get_test_address()
+        self._check_can_send(channel)
+        account = self.preview_account_id
+        if not account:
+            raise UserError(self.env._("Choose the account to preview: its message is sent."))
+        job = self.env["outbound.send.job"].new(self._prepare_job_values(channel))
+        job._send_test(address, account)
+        return self._get_test_notification(channel, address, account)
+
     def _action_send(self, channel):
         self.ensure_one()
         self._check_can_send(channel)
         # Jobs are created here only, after the checks above (nobody has create rights on them).
         job = self.env["outbound.send.job"].sudo().create(self._prepare_job_values(channel))
         job._create_messages()
-        job._schedule_dispatch(job.start_at)
         job.message_post(body=job._get_creation_summary())
+        job._submit()
         return job._get_form_action()
+
+    def _get_test_address(self):
+        """(channel, normalised address) of ``test_recipient``; a clear error when unusable."""
+        raw = (self.test_recipient or "").strip()
+        if not raw:
+            raise UserError(self.env._("Enter an email address or an SMS number to test with."))
+        for code, descriptor in CHANNELS.items():
+            parsed = descriptor.test_address(self, raw)
+            if parsed is None:
+                continue
+            address, error = parsed
+            if error or not address:
+                raise UserError(
+                    self.env._(
+                        "Cannot send a test to %(recipient)s: %(error)s",
+                        recipient=raw,
+                        error=error or self.env._("not an address"),
+                    )
+                )
+            return code, address
+        raise UserError(self.env._("%s is neither an email address nor an SMS number.", raw))
+
+    def _get_test_notification(self, channel, address, account):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": self.env._("Test sent"),
+                "message": self.env._(
+                    "The %(channel)s of account %(account)s was sent to %(recipient)s, marked as "
+                    "a test. It is not counted anywhere.",
+                    channel=get_channel(channel).label,
+                    account=account.reference,
+                    recipient=address,
+                ),
+            },
+        }
 
     def _check_can_send(self, channel):
         if not self.env.user.has_group(MANAGER_GROUP):
@@ -285,11 +341,14 @@ class OutboundSendWizard(models.TransientModel):
         now = fields.Datetime.now()
         start_at = now if self.use_current_time or not self.start_at else max(self.start_at, now)
         descriptor = get_channel(channel)
+        template = self[descriptor.template_field]
         return {
             "campaign_id": self.campaign_id.id,
             "list_id": self.list_id.id,
             "channel": channel,
-            "template_id": self[descriptor.template_field].id,
+            "template_id": template.id,
+            # The job's own copy of the text: it sends this whatever becomes of the template.
+            **(template._get_frozen_values() if template else {}),
             "account_statuses": [fields.Command.set(self.account_statuses.ids)],
             "resend_period": self.resend_period,
             "active_lists_only": self.active_lists_only,
