@@ -270,6 +270,10 @@ class OutboundSmsGateway(models.Model):
             return self.env["outbound.message"]
         message = self.env["outbound.message"].sudo().browse(int(client_ref)).exists()
         to = "+" + str(receipt.to or "").removeprefix("+")
-        if message.job_id.sms_gateway_id != self or message.address != to:
+        if (
+            message.job_id.sms_gateway_id != self
+            or message.address != to
+            or message.company_id != self.company_id
+        ):
             return self.env["outbound.message"]
         return message
