@@ -9,6 +9,7 @@ from . import (
     test_error_streak,
     test_hostile_input,
     test_import,
+    test_inbound_sms,
     test_receipts,
     test_security,
     test_security_buttons,
