@@ -2,6 +2,7 @@
 
 import contextlib
 import itertools
+import json
 import threading
 import time
 from unittest.mock import patch
@@ -229,6 +230,52 @@ class TestInboundReplies(InboundCase):
         inbound = self._inbound()
         self.assertEqual((inbound.sender, inbound.text), ("+447700900123", "who is this?"))
         self.assertFalse(inbound.account_id or inbound.message_id)
+
+    def test_vonage_json_reply(self):
+        with self.fake_vonage():
+            job = self._sent_job()
+            message = job.outbound_message_ids[:1]
+            body = {
+                "msisdn": int(message.address.removeprefix("+")),  # JSON numbers are read too
+                "to": "447700900999",
+                "messageId": "0A0000000000JSON",
+                "text": "Is this about my renewal?",
+                "type": "text",
+                "message-timestamp": "2026-11-27 09:05:11",
+            }
+            path = f"/outbound/sms/vonage/inbound/{self.gateway.sudo().inbound_token}"
+            answer = self.url_open(
+                path, data=json.dumps(body), headers={"Content-Type": "application/json"}
+            )
+        self.assertEqual(answer.status_code, 200)
+        message.invalidate_recordset()
+        self.assertEqual(message.reply_text, "Is this about my renewal?")
+        self.assertEqual(self._inbound().keyword, "IS")
+
+    def test_replies_of_another_company_are_invisible(self):
+        company_b = self.env["res.company"].create({"name": "Company B"})
+        gateways = self.env["outbound.sms.gateway"].create(
+            [
+                {"name": "A gateway", "api_key": "ka"},
+                {"name": "B gateway", "api_key": "kb", "company_id": company_b.id},
+            ]
+        )
+        replies = self.env["outbound.inbound.sms"].create(
+            [
+                {
+                    "gateway_id": gateway.id,
+                    "company_id": gateway.company_id.id,
+                    "provider_message_id": f"ID{gateway.id}",
+                    "sender": "+447700900123",
+                    "text": "hi",
+                    "kind": "reply",
+                    "received_at": "2026-11-27 09:05:11",
+                }
+                for gateway in gateways
+            ]
+        )
+        visible = self.env["outbound.inbound.sms"].with_user(self.user_outbound).search([])
+        self.assertEqual(visible, replies[0])
 
     def test_duplicate_delivery_is_recorded_once(self):
         with self.fake_twilio():
