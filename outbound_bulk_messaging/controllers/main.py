@@ -62,3 +62,36 @@ class OutboundReceiptController(http.Controller):
             raise request.not_found()
         # 200 even for a receipt of an unknown message: the provider would retry it forever.
         return request.make_response("ok")
+
+    @http.route(
+        "/outbound/sms/<string:provider>/inbound/<string:token>",
+        type="http",
+        auth="public",
+        methods=["GET", "POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def sms_inbound(self, provider, token, **_params):
+        """Texts sent to a gateway's number (replies, STOP, START), one URL per gateway."""
+        if provider not in GATEWAYS:
+            raise request.not_found()
+        too_large = (request.httprequest.content_length or 0) > MAX_WEBHOOK_BYTES
+        webhook = None if too_large else webhook_request()
+        if too_large or len(webhook.body) > MAX_WEBHOOK_BYTES:  # chunked: no Content-Length
+            _logger.info("Refused inbound SMS: body over %d bytes", MAX_WEBHOOK_BYTES)
+            return request.make_response("too large", status=413)
+        try:
+            inbound = (
+                request.env["outbound.sms.gateway"].sudo()._handle_inbound(provider, token, webhook)
+            )
+        except AccountError as error:
+            _logger.info("Refused inbound SMS: %s", error)
+            return request.make_response("forbidden", status=403)
+        except (ValueError, TypeError) as error:
+            _logger.info("Malformed inbound SMS: %s", error)
+            return request.make_response("malformed", status=400)
+        if inbound is None:
+            raise request.not_found()
+        # 200 for a redelivered message too: the provider would send it again for a day.
+        body, content_type = GATEWAYS[provider].inbound_answer()
+        return request.make_response(body, headers=[("Content-Type", content_type)])

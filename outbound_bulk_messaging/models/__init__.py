@@ -5,6 +5,7 @@ from . import (
     outbound_campaign,
     outbound_dispatcher,
     outbound_import_profile,
+    outbound_inbound_sms,
     outbound_list,
     outbound_message,
     outbound_send_job,

@@ -127,6 +127,14 @@ class OutboundMessage(models.Model):
             ["template_id", "channel", "address", "sent_at"],
             where="state IN ('queued', 'sending', 'sent')",
         )
+        # An inbound SMS is matched to the last text sent to its number (outbound.inbound.sms).
+        tools.create_index(
+            cr,
+            "outbound_message_sms_sent_address_idx",
+            table,
+            ["address", "sent_at"],
+            where="channel = 'sms' AND state = 'sent'",
+        )
         # Crash recovery looks only at messages left in 'sending'.
         tools.create_index(
             cr, "outbound_message_sending_idx", table, ["batch_id"], where="state = 'sending'"

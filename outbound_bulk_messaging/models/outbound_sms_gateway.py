@@ -240,12 +240,12 @@ class OutboundSmsGateway(models.Model):
     # ---- WEBHOOKS
 
     @api.model
-    def _find_by_token(self, provider, token):
+    def _find_by_token(self, provider, token, token_field="receipt_token"):
+        """The gateway of ``provider`` whose ``token_field`` (receipt_token or inbound_token)
+        is ``token``."""
         if not token or provider not in GATEWAYS:
             return self.browse()
-        return self.sudo().search(
-            [("provider", "=", provider), ("receipt_token", "=", token)], limit=1
-        )
+        return self.sudo().search([("provider", "=", provider), (token_field, "=", token)], limit=1)
 
     @api.model
     def _handle_receipt(self, provider, token, webhook):
@@ -272,8 +272,24 @@ class OutboundSmsGateway(models.Model):
         to = "+" + str(receipt.to or "").removeprefix("+")
         if message.job_id.sms_gateway_id != self or message.address != to:
             return self.env["outbound.message"]
+        # Refused aloud (403), not ignored: a gateway must never settle another company's message.
         if message.company_id != self.company_id:
             raise AccountError(
                 f"receipt on gateway {self.id} for message {message.id} of another company"
             )
         return message
+
+    @api.model
+    def _handle_inbound(self, provider, token, webhook):
+        """Record an SMS received on a gateway's inbound webhook (a ``WebhookRequest``) and act
+        on it: STOP / START change the phone blacklist, replies go to the account's chatter.
+
+        :return: None when no gateway has this token, else the new ``outbound.inbound.sms``
+            (empty when that message had already been received)
+        """
+        gateway = self._find_by_token(provider, token, "inbound_token")
+        if not gateway:
+            return None
+        config = gateway_config(provider, gateway._get_adapter_config())
+        sms = GATEWAYS[provider].parse_inbound(webhook, **config)
+        return self.env["outbound.inbound.sms"].sudo()._receive(gateway, sms)

@@ -13,6 +13,7 @@ from . import (
     test_frozen_template,
     test_hostile_input,
     test_import,
+    test_inbound_sms,
     test_receipts,
     test_security,
     test_security_buttons,

@@ -197,7 +197,9 @@ class TestTwilioStatusCallbacks(HttpCase, SendingCase):
         self.assertEqual(response.status_code, 200)
         message.invalidate_recordset()
         self.assertEqual(message.state, "sent")
-        self.assertEqual((message.delivery_status, message.delivery_error), ("failed", "30003"))
+        self.assertEqual(
+            (message.delivery_status, message.delivery_error), ("undelivered", "30003")
+        )
 
     def test_forged_callbacks_change_nothing(self):
         message = self._unknown_outcome()

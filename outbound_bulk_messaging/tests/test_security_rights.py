@@ -29,6 +29,8 @@ MATRIX = {
     "outbound.send.job": {"internal": "", "user": "r", "manager": "rw", "admin": "rwu"},
     "outbound.message": {"internal": "", "user": "r", "manager": "r", "admin": "ru"},
     "outbound.sms.gateway": {"internal": "", "user": "r", "manager": "r", "admin": "rwcu"},
+    # Texts that came back, recorded by the gateway's webhook only (as superuser).
+    "outbound.inbound.sms": {"internal": "", "user": "r", "manager": "r", "admin": "ru"},
     # Users may open the send screen to look at the panel; its Send buttons refuse them.
     "outbound.send.wizard": {"internal": "", "user": "rwc", "manager": "rwc", "admin": "rwc"},
     # The reason asked when a manager rejects a job waiting for approval.
@@ -73,6 +75,15 @@ class TestAccessMatrix(MatrixCase):
             },
             "outbound.message": {"job_id": self.job.id, "channel": "email", "address": "x@y.z"},
             "outbound.sms.gateway": {"name": "Matrix gateway 2", "api_key": "k2"},
+            "outbound.inbound.sms": {
+                "gateway_id": self.gateway.id,
+                "company_id": self.gateway.company_id.id,
+                "provider_message_id": f"MATRIX{next(self._serial)}",
+                "sender": "+447911123456",
+                "text": "Call me",
+                "kind": "reply",
+                "received_at": "2026-11-27 09:05:11",
+            },
             "outbound.send.wizard": {"campaign_id": campaign.id, "template_id": template.id},
             "outbound.send.job.reject": {"job_ids": [Command.set(self.job.ids)], "reason": "No"},
         }[model]
@@ -89,6 +100,7 @@ class TestAccessMatrix(MatrixCase):
         "outbound.send.job": ("batch_size", 7),
         "outbound.message": ("failure_reason", "rewritten"),
         "outbound.sms.gateway": ("default_sender", "OTHER"),
+        "outbound.inbound.sms": ("text", "rewritten"),
         "outbound.send.wizard": ("batch_size", 7),
         "outbound.send.job.reject": ("reason", "Changed"),
     }
@@ -199,6 +211,9 @@ class TestAccessMatrix(MatrixCase):
 
     def test_sms_gateway(self):
         self._check_model("outbound.sms.gateway")
+
+    def test_inbound_sms(self):
+        self._check_model("outbound.inbound.sms")
 
     def test_send_wizard(self):
         self._check_model("outbound.send.wizard")

@@ -3,13 +3,15 @@
 Adding a provider takes two steps: write an adapter class in its own module (a subclass of
 ``SmsGateway`` with ``provider``, ``label``, ``settings``, ``default_rest_host``,
 ``status_errors``, ``describe_config_errors``, ``send`` mapping every provider failure to a
-:mod:`..errors` ``GatewayError`` and ``parse_receipt``), then add one line to :data:`GATEWAYS`.
+:mod:`..errors` ``GatewayError``, ``parse_receipt`` and ``parse_inbound``), then add one line to
+:data:`GATEWAYS`.
 """
 
 from ..errors import AccountError
 from .base import (
     DELIVERY_STATES,
     DeliveryReceipt,
+    InboundSms,
     SmsGateway,
     SmsRequest,
     SmsResult,

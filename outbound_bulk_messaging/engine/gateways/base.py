@@ -8,6 +8,7 @@ Vonage over the parameters with a secret, Twilio over the URL and the parameters
 
 import abc
 import json
+import re
 from dataclasses import dataclass, field
 
 from ..errors import AccountError
@@ -65,6 +66,28 @@ class DeliveryReceipt:
 
 
 @dataclass(frozen=True)
+class InboundSms:
+    """A text someone sent to one of the gateway's numbers (a reply, STOP, START).
+
+    ``provider_id`` is the provider's id of the message (the same on every redelivery);
+    ``sender`` the number it came from in E.164 form with its ``+``; ``to`` our number (as the
+    provider wrote it); ``received_at`` a naive UTC datetime or ``None`` when the provider does
+    not say; ``keyword`` the first word in upper case (Vonage's ``keyword``), or ``None``;
+    ``part`` / ``parts``: which part of a long text this is, when the provider sends each part
+    on its own (Vonage).
+    """
+
+    provider_id: str
+    sender: str
+    to: str
+    text: str
+    received_at: object = None
+    keyword: str | None = None
+    part: int = 1
+    parts: int = 1
+
+
+@dataclass(frozen=True)
 class WebhookRequest:
     """A provider's webhook call as received: what an adapter needs to check and read it.
 
@@ -101,6 +124,28 @@ class WebhookRequest:
         if self.content_type == "application/json":
             return dict(self.params, **self.json())
         return dict(self.params)
+
+
+# An E.164 number: up to 15 digits, the first not 0 (ITU-T E.164).
+_E164_DIGITS = re.compile(r"[1-9][0-9]{5,14}")
+
+
+def e164_sender(value, provider):
+    """``value`` (``447911123456`` or ``+447911123456``) as ``+447911123456``.
+
+    :raises ValueError: not a number in E.164 form (an alphanumeric sender, a short code)
+    """
+    digits = value.removeprefix("+") if isinstance(value, str) else ""
+    if not _E164_DIGITS.fullmatch(digits):
+        shown = str(value)[:40]
+        raise ValueError(f"{provider}: inbound message from {shown!r}, not an E.164 number")
+    return f"+{digits}"
+
+
+def first_word(text):
+    """The first word of ``text`` in upper case, or ``None`` (what Vonage calls the keyword)."""
+    words = text.split(None, 1)
+    return words[0].upper()[:100] if words else None
 
 
 # What a receipt can say, in every provider's words mapped to ours: "accepted" and "buffered" are
@@ -162,6 +207,22 @@ class SmsGateway(abc.ABC):
         :raises ValueError: the receipt is malformed
         """
         raise NotImplementedError(f"{cls.provider} sends no delivery receipts we can read")
+
+    @classmethod
+    def parse_inbound(cls, webhook, **config):
+        """Read an inbound message :class:`WebhookRequest` into an :class:`InboundSms`.
+
+        ``config`` holds the gateway's settings (those of :attr:`settings`).
+
+        :raises AccountError: the message is not authentic (bad signature, other account)
+        :raises ValueError: the message is malformed
+        """
+        raise NotImplementedError(f"{cls.provider} sends no inbound messages we can read")
+
+    @classmethod
+    def inbound_answer(cls):
+        """``(body, content type)`` of the answer to a provider's inbound message webhook."""
+        return "ok", "text/plain"
 
     def close(self):  # noqa: B027 - optional: most gateways hold nothing open
         """Release what the gateway holds open; the base class holds nothing."""

@@ -30,7 +30,7 @@ from ..errors import (
     RecipientError,
     ThrottledError,
 )
-from .base import DeliveryReceipt, SmsGateway, SmsResult
+from .base import DeliveryReceipt, InboundSms, SmsGateway, SmsResult, e164_sender, first_word
 from .http import (
     connection_problems,
     retry_after,
@@ -263,6 +263,39 @@ class TwilioGateway(SmsGateway):
             delivered_at=None,
         )
 
+    # ---- INBOUND MESSAGES
+
+    @classmethod
+    def parse_inbound(cls, webhook, api_key=None, api_secret=None, **_config):
+        """Read an SMS sent to one of the account's numbers (the number's "A message comes in"
+        webhook: a POST form with ``From``, ``To``, ``Body``, ``MessageSid``, ``AccountSid``).
+
+        It must carry a valid ``X-Twilio-Signature`` and name this gateway's account. Twilio
+        sends no time: ``received_at`` is ``None``.
+        """
+        _check_signature(webhook, api_secret, "inbound message")
+        params = webhook.params
+        if not api_key or params.get("AccountSid") != api_key:
+            raise AccountError("twilio: inbound message for another account")
+        missing = [key for key in ("From", "To", "MessageSid") if not params.get(key)]
+        if missing or "Body" not in params:
+            raise ValueError(f"twilio: inbound message without {', '.join(missing or ['Body'])}")
+        if not MESSAGE_SID.fullmatch(params["MessageSid"]):
+            raise ValueError(f"twilio: inbound message with MessageSid {params['MessageSid']!r}")
+        return InboundSms(
+            provider_id=params["MessageSid"],
+            sender=e164_sender(params["From"], "twilio"),
+            to=params["To"],
+            text=params["Body"],
+            received_at=None,
+            keyword=first_word(params["Body"]),
+        )
+
+    @classmethod
+    def inbound_answer(cls):
+        # Twilio texts a text/plain answer back to the sender: an empty TwiML answer sends nothing.
+        return '<?xml version="1.0" encoding="UTF-8"?><Response></Response>', "text/xml"
+
     # ---- ERROR MAPPING
 
     def _api_error(self, exc, request):
@@ -348,14 +381,14 @@ def _ref_of(url):
     return refs[-1]
 
 
-def _check_signature(webhook, auth_token):
+def _check_signature(webhook, auth_token, what="status callback"):
     signature = webhook.header("X-Twilio-Signature")
     if not auth_token:
-        raise AccountError("twilio: no Auth Token to check the status callback's signature")
+        raise AccountError(f"twilio: no Auth Token to check the {what}'s signature")
     if not signature:
-        raise AccountError("twilio: status callback without a signature")
+        raise AccountError(f"twilio: {what} without a signature")
     if not RequestValidator(auth_token).validate(webhook.url, _signed_params(webhook), signature):
-        raise AccountError("twilio: status callback with a wrong signature")
+        raise AccountError(f"twilio: {what} with a wrong signature")
 
 
 def _signed_params(webhook):

@@ -29,7 +29,15 @@ from ..errors import (
     RecipientError,
     ThrottledError,
 )
-from .base import DELIVERY_STATES, DeliveryReceipt, SmsGateway, SmsResult
+from .base import (
+    DELIVERY_STATES,
+    DeliveryReceipt,
+    InboundSms,
+    SmsGateway,
+    SmsResult,
+    e164_sender,
+    first_word,
+)
 from .http import (
     connection_problems,
     retry_after,
@@ -303,6 +311,38 @@ class VonageGateway(SmsGateway):
             _check_signature(params, api_key, signature_secret, signature_method, now)
         return _receipt(params)
 
+    # ---- INBOUND MESSAGES
+
+    @classmethod
+    def parse_inbound(
+        cls,
+        webhook,
+        api_key=None,
+        signature_secret=None,
+        signature_method=DEFAULT_SIGNATURE_METHOD,
+        now=None,
+        **_,
+    ):
+        """Read an SMS sent to one of the account's numbers (Vonage's inbound SMS webhook: GET,
+        POST form or POST JSON; ``msisdn``, ``to``, ``messageId``, ``text``, ``type``,
+        ``keyword``, ``message-timestamp``).
+
+        With a signature secret the message must be signed with it at a fresh ``timestamp``, as
+        receipts are, and name this gateway's API key. Without one, the secret URL is the check;
+        an ``api-key`` in the message must still be this gateway's (Vonage's own documentation
+        of inbound messages does not promise one, so it is not required). Binary messages (no
+        text) are refused; each part of a long (concatenated) message is read on its own.
+        """
+        params = _receipt_params(webhook, "inbound message")
+        checked = signature_secret or "api-key" in params
+        if checked and (not api_key or params.get("api-key") != api_key):
+            raise AccountError("vonage: inbound message for another API key")
+        if signature_secret:
+            _check_signature(
+                params, api_key, signature_secret, signature_method, now, "inbound message"
+            )
+        return _inbound(params)
+
     # ---- ERROR MAPPING
 
     def _unexpected_answer(self, request):
@@ -365,33 +405,32 @@ def _signed_value(value):
     return value.replace("&", "_").replace("=", "_") if isinstance(value, str) else value
 
 
-def _receipt_params(webhook):
-    """The receipt's fields as text (JSON numbers included); ValueError on any other type."""
+def _receipt_params(webhook, what="delivery receipt"):
+    """The webhook's fields as text (JSON numbers included); ValueError on any other type."""
     params = {}
     for key, value in webhook.values().items():
         if isinstance(value, bool) or not isinstance(value, (str, int, float, type(None))):
             raise ValueError(
-                f"vonage: delivery receipt field {key!r} must be text or a number, "
-                f"not {type(value).__name__}"
+                f"vonage: {what} field {key!r} must be text or a number, not {type(value).__name__}"
             )
         if value is not None:
             params[key] = str(value)
     return params
 
 
-def _check_signature(params, api_key, secret, method, now):
+def _check_signature(params, api_key, secret, method, now, what="delivery receipt"):
     if not _valid_signature(params, api_key, secret, method):
-        raise AccountError("vonage: delivery receipt with a missing or wrong signature")
+        raise AccountError(f"vonage: {what} with a missing or wrong signature")
     try:
         timestamp = int(params["timestamp"])
     except ValueError:
         raise ValueError(
-            f"vonage: delivery receipt timestamp {params['timestamp']!r} is not epoch seconds"
+            f"vonage: {what} timestamp {params['timestamp']!r} is not epoch seconds"
         ) from None
     skew = (time.time() if now is None else now) - timestamp
     if abs(skew) > RECEIPT_MAX_SKEW:
         raise AccountError(
-            f"vonage: delivery receipt timestamp outside {RECEIPT_MAX_SKEW // 60} minutes of "
+            f"vonage: {what} timestamp outside {RECEIPT_MAX_SKEW // 60} minutes of "
             f"now ({round(skew)} s off): replayed, or a clock is wrong"
         )
 
@@ -427,6 +466,38 @@ def _receipt(params):
         delivered_at=_receipt_time(params.get("scts"), "%y%m%d%H%M")
         or _receipt_time(params.get("message-timestamp"), "%Y-%m-%d %H:%M:%S"),
     )
+
+
+def _inbound(params):
+    missing = [key for key in ("msisdn", "to", "messageId", "text") if not params.get(key)]
+    if params.get("type", "text") not in ("text", "unicode"):
+        raise ValueError(f"vonage: inbound message of type {params['type']!r}: no text to read")
+    if missing:
+        raise ValueError(f"vonage: inbound message without {', '.join(missing)}")
+    part, parts = _concat_part(params)
+    return InboundSms(
+        provider_id=params["messageId"],
+        sender=e164_sender(params["msisdn"], "vonage"),
+        to=params["to"],
+        text=params["text"],
+        received_at=_receipt_time(params.get("message-timestamp"), "%Y-%m-%d %H:%M:%S"),
+        keyword=params.get("keyword") or first_word(params["text"]),
+        part=part,
+        parts=parts,
+    )
+
+
+def _concat_part(params):
+    """``(part, parts)`` of a concatenated message (each part has its own messageId), or (1, 1)."""
+    if params.get("concat") != "true":
+        return 1, 1
+    try:
+        part, parts = int(params["concat-part"]), int(params["concat-total"])
+    except (KeyError, ValueError):
+        raise ValueError("vonage: inbound message part without concat-part or -total") from None
+    if not 1 <= part <= parts <= 255:
+        raise ValueError(f"vonage: inbound message part {part} of {parts}")
+    return part, parts
 
 
 def _receipt_time(value, pattern):
