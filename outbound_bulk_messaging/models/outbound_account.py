@@ -1,6 +1,6 @@
 from markupsafe import Markup
 
-from odoo import api, fields, models, tools
+from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
@@ -144,14 +144,15 @@ class OutboundAccount(models.Model):
         """Post ``body`` (text or Markup) on each account's chatter and, when ``status`` is set,
         move the account to that status (tracked, so the chatter shows the change too).
 
-        The callers are webhooks and the mail gateway, running as superuser: the note is posted
-        by OdooBot, not by whoever happens to be the request's user.
+        The callers are webhooks and the mail gateway: the note and the status change are told by
+        OdooBot, not by whoever the request's user happens to be (the public user).
         """
         if not self:
             return
+        accounts = self.with_user(SUPERUSER_ID)
         if status:
-            self.filtered(lambda account: account.status != status).write({"status": status})
-        for account in self:
+            accounts.filtered(lambda account: account.status != status).write({"status": status})
+        for account in accounts:
             account.message_post(
                 body=body, message_type="notification", subtype_xmlid="mail.mt_note"
             )

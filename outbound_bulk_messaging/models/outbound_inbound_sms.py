@@ -202,7 +202,8 @@ class OutboundInboundSms(models.Model):
                 part=self.part,
                 parts=self.parts,
             )
-        body = Markup("<p>%s:</p><blockquote>%s</blockquote>") % (heading, self.text)
+        # Not a <blockquote>: the chatter folds quotes away, and the reply is the news.
+        body = Markup("<p>%s:</p><p><strong>%s</strong></p>") % (heading, self.text)
         self.account_id._post_outcome(body, status=self.campaign_id.reply_status)
 
     def _blacklist_number(self):

@@ -25,4 +25,5 @@ from . import (
     test_send_wizard,
     test_template,
     test_ui,
+    test_ui_outcomes,
 )
