@@ -2,9 +2,9 @@
 
 import logging
 
-from odoo.tools import SQL
+from odoo.tools import SQL, email_domain_extract
 
-from ..engine import dispatch
+from ..engine import dispatch, email_body, unsubscribe
 from ..engine.errors import MESSAGE
 from ..engine.smtp import classify_connect_error, classify_smtp_error
 from .base import Channel, Transport
@@ -22,6 +22,20 @@ class EmailTransport(Transport):
     def __init__(self, job, compiled, limiters):
         super().__init__(job, compiled, limiters)
         self.mail_server = job.env["ir.mail_server"].sudo()
+        self.messages = job.env["outbound.message"]
+        campaign = job.campaign_id
+        self.unsubscribe = campaign.email_unsubscribe
+        self.base_url = job.get_base_url()
+        # Templates that place $UNSUBSCRIBE_URL themselves get no footer.
+        self.footer = self.unsubscribe and "UNSUBSCRIBE_URL" not in compiled["body"].variables
+        self.alias_domain = campaign.company_id.alias_domain_id
+        domain = email_domain_extract(job.email_from or "") or self.alias_domain.name
+        self.headers = {
+            "List-Id": unsubscribe.list_id(campaign.name, f"campaign-{campaign.id}", domain),
+            # RFC 3834: no out-of-office or other automatic answer to bulk mail.
+            "Precedence": "bulk",
+            "X-Auto-Response-Suppress": "OOF",
+        }
         self.smtp = None
         self._connect()
 
@@ -32,10 +46,10 @@ class EmailTransport(Transport):
             raise classify_connect_error(error) from error
 
     def send(self, payload):
-        rendered = self.job.env["outbound.template"]._render_context(
-            self.compiled, self.context(payload)
-        )
-        message = self._build(payload, rendered)
+        url = self._unsubscribe_url(payload["id"])
+        context = dict(self.context(payload), UNSUBSCRIBE_URL=url)
+        rendered = self.job.env["outbound.template"]._render_context(self.compiled, context)
+        message = self._build(payload, rendered, url)
         if self.smtp is None:
             self._connect()
         try:
@@ -47,17 +61,52 @@ class EmailTransport(Transport):
             raise classified from error
         return dispatch.Accepted(provider_id=message_id)
 
-    def _build(self, payload, rendered):
+    def _build(self, payload, rendered, url):
         html = rendered["html"]
+        body, body_text = rendered["body"], rendered["body_text"]
+        if self.footer:
+            body, body_text = self._add_footer(body, body_text, html, url)
+        if html:
+            body = email_body.html_document(body, rendered["subject"], self._lang())
         return self.mail_server.build_email(
             email_from=self.job.email_from,
             email_to=[payload["address"]],
             subject=rendered["subject"],
-            body=rendered["body"],
-            body_alternative=rendered["body_text"] if html else None,
+            body=body,
+            body_alternative=body_text if html else None,
             subtype="html" if html else "plain",
-            headers={"X-Outbound-Message": str(payload["id"])},
+            headers=self._headers(payload["id"], url),
         )
+
+    # ---- UNSUBSCRIBE
+
+    def _unsubscribe_url(self, message_id):
+        """The message's one-click link; empty when the campaign does not offer one."""
+        if not self.unsubscribe:
+            return ""
+        return self.messages._get_unsubscribe_url(message_id, self.base_url)
+
+    def _headers(self, message_id, url):
+        headers = dict(self.headers, **{"X-Outbound-Message": str(message_id)})
+        if url:
+            mailto = None
+            if self.alias_domain.catchall_email:
+                token = url.rsplit("/", 1)[1]
+                mailto = unsubscribe.mailto_uri(self.alias_domain.catchall_email, token)
+            headers["List-Unsubscribe"] = unsubscribe.list_unsubscribe(url, mailto)
+            headers["List-Unsubscribe-Post"] = unsubscribe.ONE_CLICK_BODY
+        return headers
+
+    def _add_footer(self, body, body_text, html, url):
+        """The link for templates without $UNSUBSCRIBE_URL, at the end of both parts."""
+        text = self.job.env._("To stop receiving these emails, unsubscribe")
+        body_text = f"{body_text}\n\n{text}: {url}"
+        if html:
+            return email_body.append_html(body, email_body.footer_html(text, url)), body_text
+        return body_text, body_text
+
+    def _lang(self):
+        return (self.job.env.lang or "en_US").replace("_", "-")
 
     def _drop_session(self):
         smtp, self.smtp = self.smtp, None
