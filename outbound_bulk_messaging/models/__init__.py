@@ -1,4 +1,5 @@
 from . import (
+    mail_thread,
     outbound_account,
     outbound_account_status,
     outbound_campaign,

@@ -19,4 +19,5 @@ from . import (
     test_send_wizard,
     test_template,
     test_ui,
+    test_unsubscribe,
 )
