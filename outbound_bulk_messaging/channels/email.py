@@ -1,8 +1,11 @@
 """Email: the account's normalised address, ``mail.blacklist``, the campaign's mail server."""
 
+import email.policy
 import logging
 
 from odoo.tools import SQL, email_domain_extract
+
+from odoo.addons.base.models.ir_mail_server import IdentificationFieldsNoFoldPolicy
 
 from ..engine import dispatch, email_body, unsubscribe
 from ..engine.errors import MESSAGE
@@ -10,6 +13,22 @@ from ..engine.smtp import classify_connect_error, classify_smtp_error
 from .base import Channel, Transport
 
 _logger = logging.getLogger(__name__)
+
+_NO_FOLD = email.policy.SMTP.clone(max_line_length=None)
+_UNFOLDED_HEADERS = {"list-unsubscribe", "list-unsubscribe-post"}
+
+
+class _ListHeadersPolicy(IdentificationFieldsNoFoldPolicy):
+    """Odoo's SMTP policy, keeping List-Unsubscribe on one line: folded, its URLs (longer than a
+    line) would be RFC 2047-encoded, and mail clients read no encoded words in that header."""
+
+    def _fold(self, name, value, *args, **kwargs):
+        if name.lower() in _UNFOLDED_HEADERS:
+            return _NO_FOLD._fold(name, value, *args, **kwargs)
+        return super()._fold(name, value, *args, **kwargs)
+
+
+LIST_HEADERS_POLICY = _ListHeadersPolicy(linesep=email.policy.SMTP.linesep)
 
 
 class EmailTransport(Transport):
@@ -28,8 +47,12 @@ class EmailTransport(Transport):
         self.base_url = job.get_base_url()
         # Templates that place $UNSUBSCRIBE_URL themselves get no footer.
         self.footer = self.unsubscribe and "UNSUBSCRIBE_URL" not in compiled["body"].variables
-        self.alias_domain = campaign.company_id.alias_domain_id
-        domain = email_domain_extract(job.email_from or "") or self.alias_domain.name
+        alias_domain = campaign.company_id.alias_domain_id
+        # The mailto: form goes to the catchall, where mail_thread.message_route reads it.
+        self.mailto_address = alias_domain.catchall_email
+        self.footer_text = job.env._("To stop receiving these emails, unsubscribe")
+        self.lang = (job.env.lang or "en_US").replace("_", "-")
+        domain = email_domain_extract(job.email_from or "") or alias_domain.name
         self.headers = {
             "List-Id": unsubscribe.list_id(campaign.name, f"campaign-{campaign.id}", domain),
             # RFC 3834: no out-of-office or other automatic answer to bulk mail.
@@ -67,8 +90,8 @@ class EmailTransport(Transport):
         if self.footer:
             body, body_text = self._add_footer(body, body_text, html, url)
         if html:
-            body = email_body.html_document(body, rendered["subject"], self._lang())
-        return self.mail_server.build_email(
+            body = email_body.html_document(body, rendered["subject"], self.lang)
+        message = self.mail_server.build_email(
             email_from=self.job.email_from,
             email_to=[payload["address"]],
             subject=rendered["subject"],
@@ -77,6 +100,8 @@ class EmailTransport(Transport):
             subtype="html" if html else "plain",
             headers=self._headers(payload["id"], url),
         )
+        message.policy = LIST_HEADERS_POLICY  # smtplib serialises with the message's policy
+        return message
 
     # ---- UNSUBSCRIBE
 
@@ -90,23 +115,20 @@ class EmailTransport(Transport):
         headers = dict(self.headers, **{"X-Outbound-Message": str(message_id)})
         if url:
             mailto = None
-            if self.alias_domain.catchall_email:
+            if self.mailto_address:
                 token = url.rsplit("/", 1)[1]
-                mailto = unsubscribe.mailto_uri(self.alias_domain.catchall_email, token)
+                mailto = unsubscribe.mailto_uri(self.mailto_address, token)
             headers["List-Unsubscribe"] = unsubscribe.list_unsubscribe(url, mailto)
             headers["List-Unsubscribe-Post"] = unsubscribe.ONE_CLICK_BODY
         return headers
 
     def _add_footer(self, body, body_text, html, url):
         """The link for templates without $UNSUBSCRIBE_URL, at the end of both parts."""
-        text = self.job.env._("To stop receiving these emails, unsubscribe")
+        text = self.footer_text
         body_text = f"{body_text}\n\n{text}: {url}"
         if html:
             return email_body.append_html(body, email_body.footer_html(text, url)), body_text
         return body_text, body_text
-
-    def _lang(self):
-        return (self.job.env.lang or "en_US").replace("_", "-")
 
     def _drop_session(self):
         smtp, self.smtp = self.smtp, None

@@ -61,6 +61,8 @@ class TestUnsubscribe(HttpCase, SendingCase):
         url = message._get_unsubscribe_url(message.id)
         self.assertRegex(url, r"/outbound/unsubscribe/%d-[0-9a-f]{64}$" % message.id)
         self.assertEqual(email["List-Unsubscribe"], f"<{url}>")
+        # As sent: on one line, not RFC 2047-encoded (the URL is longer than a folded line).
+        self.assertEqual(dict(email.raw_items())["List-Unsubscribe"], f"<{url}>")
         self.assertEqual(email["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click")
         self.assertEqual(email["X-Outbound-Message"], str(message.id))
         self.assertEqual(email["Precedence"], "bulk")
@@ -92,8 +94,9 @@ class TestUnsubscribe(HttpCase, SendingCase):
         message = self._message(job)
         url = message._get_unsubscribe_url(message.id)
         token = url.rsplit("/", 1)[1]
+        raw_headers = dict(received["person01@example.com"].raw_items())
         self.assertEqual(
-            received["person01@example.com"]["List-Unsubscribe"],
+            raw_headers["List-Unsubscribe"],
             f"<{url}>, <mailto:catchall@acme.example?subject=unsubscribe%20{token}>",
         )
 
