@@ -5,7 +5,7 @@ export PYTHONDONTWRITEBYTECODE = 1
 .PHONY: setup test test-engine test-odoo test-faults run lint bench pot screenshots help
 
 help:
-	@echo "make setup    install the Python dependencies (and Debian's chromium for the UI tour)"
+	@echo "make setup    install the Python dependencies, and Debian's chromium and spamassassin"
 	@echo "make test     Odoo-free pytest suite, then the addon's Odoo suite when Odoo is installed"
 	@echo "make test-faults  crash, concurrency and failing-provider scenarios on real Odoo processes"
 	@echo "make run      start Odoo with the addon and demo data on http://localhost:8069"
@@ -14,7 +14,7 @@ help:
 
 setup:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
-	@tools/install_chromium.sh
+	@tools/install_debian_packages.sh
 
 test: test-engine test-odoo
 

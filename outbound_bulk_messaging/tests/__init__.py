@@ -3,6 +3,7 @@ from . import (
     test_account_status,
     test_channels,
     test_concurrency,
+    test_deliverability,
     test_dispatch,
     test_dispatch_sms,
     test_dispatch_twilio,
