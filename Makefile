@@ -6,7 +6,7 @@ export PYTHONDONTWRITEBYTECODE = 1
 
 help:
 	@echo "make setup    install Odoo 18 when missing (ODOO_SRC=<checkout> or a clone), the Python"
-	@echo "              dependencies and Debian's chromium for the UI tour"
+	@echo "              dependencies, and Debian's chromium and spamassassin"
 	@echo "make test     Odoo-free pytest suite, then the addon's Odoo suite when Odoo is installed"
 	@echo "make test-faults  crash, concurrency and failing-provider scenarios on real Odoo processes"
 	@echo "make run      Odoo with the addon and demo data on http://localhost:8069 (DB=… PORT=…)"
@@ -16,7 +16,7 @@ help:
 setup:
 	$(PYTHON) tools/install_odoo.py
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
-	@tools/install_chromium.sh
+	@tools/install_debian_packages.sh
 
 test: test-engine test-odoo
 

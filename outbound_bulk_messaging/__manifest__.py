@@ -24,6 +24,7 @@
         "views/outbound_send_job_views.xml",
         "views/outbound_message_views.xml",
         "views/outbound_inbound_sms_views.xml",
+        "views/outbound_unsubscribe_templates.xml",
         "wizard/outbound_send_wizard_views.xml",
         "wizard/outbound_send_job_reject_views.xml",
         "wizard/outbound_account_import_views.xml",

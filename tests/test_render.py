@@ -69,6 +69,7 @@ def test_standard_placeholders():
         "ACCOUNT_STATUS",
         "LIST_NAME",
         "CAMPAIGN_NAME",
+        "UNSUBSCRIBE_URL",
     )
 
 

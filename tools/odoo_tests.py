@@ -7,7 +7,7 @@ on a failed test, on an Odoo exit code other than 0, or on any WARNING, ERROR or
 as OCA's checklog does. Without an importable Odoo it prints one loud line and succeeds, so the
 Odoo-free suite still decides.
 
-Usage: tools/odoo_tests.py [--scenario demo|nodemo|all] [--tags TAGS] [--keep-db]
+Usage: tools/odoo_tests.py [--scenario demo|nodemo|deliverability|all] [--tags TAGS] [--keep-db]
 """
 
 import argparse
@@ -26,9 +26,11 @@ LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \d+ (?P<level>[A-Z
 BAD_LEVELS = {"WARNING", "ERROR", "CRITICAL"}
 SUMMARY = re.compile(r"(?P<failed>\d+) failed, (?P<errors>\d+) error\(s\) of (?P<run>\d+) tests")
 SCENARIOS = {
-    # name: (load demo data, run the tests)
-    "demo": (True, True),
-    "nodemo": (False, True),
+    # name: (load demo data, run the tests, modules installed beside the addon, test tags)
+    "demo": (True, True, (), None),
+    "nodemo": (False, True, (), None),
+    # Our email against mass_mailing's through SpamAssassin: needs mass_mailing, one class.
+    "deliverability": (False, True, ("mass_mailing",), f"outbound_deliverability/{ADDON}"),
 }
 # Tests tagged outbound_slow (a 1 000 000-line import, minutes) run in one scenario only.
 SLOW_TAGS = f"outbound_slow/{ADDON}"
@@ -67,7 +69,7 @@ def drop_database(name):
     subprocess.run(["dropdb", "--if-exists", name], check=False, capture_output=True)
 
 
-def odoo_command(database, demo, tags, log_file):
+def odoo_command(database, demo, tags, log_file, modules=()):
     command = [
         sys.executable,
         "-m",
@@ -77,7 +79,7 @@ def odoo_command(database, demo, tags, log_file):
         "--addons-path",
         addons_path(),
         "--init",
-        ADDON,
+        ",".join([ADDON, *modules]),
         "--stop-after-init",
         "--http-port",
         str(free_port()),
@@ -122,19 +124,22 @@ def judge_log(log_file):
 
 
 def default_tags(scenario):
+    if SCENARIOS[scenario][3]:
+        return SCENARIOS[scenario][3]
     tags = f"/{ADDON}"
     return f"{tags},{SLOW_TAGS}" if scenario == SLOW_SCENARIO else tags
 
 
 def run_scenario(name, tags, keep_db, log_dir):
-    demo, with_tests = SCENARIOS[name]
+    demo, with_tests, modules, _tags = SCENARIOS[name]
     database = f"obm_test_{name}_{os.getpid()}"
     log_file = log_dir / f"odoo-{name}.log"
     drop_database(database)
     log_file.unlink(missing_ok=True)  # Odoo appends to an existing log file
-    print(f"odoo {name}: installing {ADDON} in fresh database {database} (log: {log_file})")
+    installed = ",".join([ADDON, *modules])
+    print(f"odoo {name}: installing {installed} in fresh database {database} (log: {log_file})")
     started = time.monotonic()
-    command = odoo_command(database, demo, tags if with_tests else None, log_file)
+    command = odoo_command(database, demo, tags if with_tests else None, log_file, modules)
     returncode = subprocess.run(command, cwd=ROOT, check=False).returncode
     bad, run, failed = judge_log(log_file)
     elapsed = time.monotonic() - started

@@ -1,10 +1,13 @@
 """Email: the account's normalised address, ``mail.blacklist``, the campaign's mail server."""
 
+import email.policy
 import logging
 
-from odoo.tools import SQL
+from odoo.tools import SQL, email_domain_extract
 
-from ..engine import dispatch
+from odoo.addons.base.models.ir_mail_server import IdentificationFieldsNoFoldPolicy
+
+from ..engine import dispatch, email_body, unsubscribe
 from ..engine.addresses import normalise_email
 from ..engine.errors import MESSAGE
 from ..engine.smtp import classify_connect_error, classify_smtp_error
@@ -13,6 +16,22 @@ from .base import Channel, Transport
 _logger = logging.getLogger(__name__)
 # Subject prefix of a test send: the tester's mailbox must not mistake it for a real one.
 TEST_PREFIX = "[TEST] "
+
+_NO_FOLD = email.policy.SMTP.clone(max_line_length=None)
+_UNFOLDED_HEADERS = {"list-unsubscribe", "list-unsubscribe-post"}
+
+
+class _ListHeadersPolicy(IdentificationFieldsNoFoldPolicy):
+    """Odoo's SMTP policy, keeping List-Unsubscribe on one line: folded, its URLs (longer than a
+    line) would be RFC 2047-encoded, and mail clients read no encoded words in that header."""
+
+    def _fold(self, name, value, *args, **kwargs):
+        if name.lower() in _UNFOLDED_HEADERS:
+            return _NO_FOLD._fold(name, value, *args, **kwargs)
+        return super()._fold(name, value, *args, **kwargs)
+
+
+LIST_HEADERS_POLICY = _ListHeadersPolicy(linesep=email.policy.SMTP.linesep)
 
 
 class EmailTransport(Transport):
@@ -32,6 +51,24 @@ class EmailTransport(Transport):
             .sudo()
             .with_context(domain_bounce_address=job.company_id.bounce_email or None)
         )
+        self.messages = job.env["outbound.message"]
+        campaign = job.campaign_id
+        self.unsubscribe = campaign.email_unsubscribe
+        self.base_url = job.get_base_url()
+        # Templates that place $UNSUBSCRIBE_URL themselves get no footer.
+        self.footer = self.unsubscribe and "UNSUBSCRIBE_URL" not in compiled["body"].variables
+        alias_domain = campaign.company_id.alias_domain_id
+        # The mailto: form goes to the catchall, where mail_thread.message_route reads it.
+        self.mailto_address = alias_domain.catchall_email
+        self.footer_text = job.env._("To stop receiving these emails, unsubscribe")
+        self.lang = (job.env.lang or "en_US").replace("_", "-")
+        domain = email_domain_extract(job.email_from or "") or alias_domain.name
+        self.headers = {
+            "List-Id": unsubscribe.list_id(campaign.name, f"campaign-{campaign.id}", domain),
+            # RFC 3834: no out-of-office or other automatic answer to bulk mail.
+            "Precedence": "bulk",
+            "X-Auto-Response-Suppress": "OOF",
+        }
         self.smtp = None
         self._connect()
 
@@ -42,10 +79,10 @@ class EmailTransport(Transport):
             raise classify_connect_error(error) from error
 
     def send(self, payload):
-        rendered = self.job.env["outbound.template"]._render_context(
-            self.compiled, self.context(payload)
-        )
-        message = self._build(payload, rendered)
+        url = self._unsubscribe_url(payload["id"])
+        context = dict(self.context(payload), UNSUBSCRIBE_URL=url)
+        rendered = self.job.env["outbound.template"]._render_context(self.compiled, context)
+        message = self._build(payload, rendered, url)
         if self.smtp is None:
             self._connect()
         try:
@@ -57,21 +94,61 @@ class EmailTransport(Transport):
             raise classified from error
         return dispatch.Accepted(provider_id=message_id)
 
-    def _build(self, payload, rendered):
+    def _build(self, payload, rendered, url):
         html = rendered["html"]
-        subject, headers = rendered["subject"], {"X-Outbound-Message": str(payload["id"])}
+        body, body_text = rendered["body"], rendered["body_text"]
+        if self.footer:
+            body, body_text = self._add_footer(body, body_text, html, url)
+        if html:
+            body = email_body.html_document(body, rendered["subject"], self.lang)
+        subject, headers = rendered["subject"], self._headers(payload["id"], url)
         if payload.get("test"):
             subject = f"{TEST_PREFIX}{subject}"
             headers["X-Outbound-Test"] = "1"
-        return self.mail_server.build_email(
+        message = self.mail_server.build_email(
             email_from=self.job.email_from,
             email_to=[payload["address"]],
             subject=subject,
-            body=rendered["body"],
-            body_alternative=rendered["body_text"] if html else None,
+            body=body,
+            body_alternative=body_text if html else None,
             subtype="html" if html else "plain",
             headers=headers,
         )
+        message.policy = LIST_HEADERS_POLICY  # smtplib serialises with the message's policy
+        return message
+
+    # ---- UNSUBSCRIBE
+
+    def _unsubscribe_url(self, message_id):
+        """The message's one-click link; empty when the campaign does not offer one.
+
+        A test send has no message: its link shows where the real one goes, and unsubscribes
+        nobody (the route refuses it as malformed).
+        """
+        if not self.unsubscribe:
+            return ""
+        if not isinstance(message_id, int):
+            return f"{self.base_url}/outbound/unsubscribe/{message_id}"
+        return self.messages._get_unsubscribe_url(message_id, self.base_url)
+
+    def _headers(self, message_id, url):
+        headers = dict(self.headers, **{"X-Outbound-Message": str(message_id)})
+        if url:
+            mailto = None
+            if self.mailto_address:
+                token = url.rsplit("/", 1)[1]
+                mailto = unsubscribe.mailto_uri(self.mailto_address, token)
+            headers["List-Unsubscribe"] = unsubscribe.list_unsubscribe(url, mailto)
+            headers["List-Unsubscribe-Post"] = unsubscribe.ONE_CLICK_BODY
+        return headers
+
+    def _add_footer(self, body, body_text, html, url):
+        """The link for templates without $UNSUBSCRIBE_URL, at the end of both parts."""
+        text = self.footer_text
+        body_text = f"{body_text}\n\n{text}: {url}"
+        if html:
+            return email_body.append_html(body, email_body.footer_html(text, url)), body_text
+        return body_text, body_text
 
     def _drop_session(self):
         smtp, self.smtp = self.smtp, None
@@ -99,6 +176,9 @@ class EmailChannel(Channel):
     campaign_fields = {"email_from": "email_from", "mail_server_id": "mail_server_id"}
     transport = EmailTransport
 
+    def test_address(self, wizard, raw):
+        return normalise_email(raw) if "@" in raw else None
+
     def invalid_sql(self, alias):
         return SQL("%s IS NOT NULL", SQL.identifier(alias, "email_error"))
 
@@ -121,9 +201,6 @@ class EmailChannel(Channel):
             (campaign.email_from, env._("the campaign has no sender address")),
         ]
         return [blocker for ok, blocker in checks if not ok]
-
-    def test_address(self, wizard, raw):
-        return normalise_email(raw) if "@" in raw else None
 
     def max_errors(self, job):
         return job.campaign_id.email_max_errors

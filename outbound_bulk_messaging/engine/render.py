@@ -71,6 +71,7 @@ STANDARD_PLACEHOLDERS = (
     "ACCOUNT_STATUS",
     "LIST_NAME",
     "CAMPAIGN_NAME",
+    "UNSUBSCRIBE_URL",
 )
 ACCOUNT_PREFIX = "ACCOUNT_"
 JINJA_NAMES = ("account", "list", "campaign", "range")
@@ -946,6 +947,8 @@ def make_context(account, *, list_name="", campaign_name=""):
     context["ACCOUNT_STATUS"] = fields["status"]
     context["LIST_NAME"] = list_name
     context["CAMPAIGN_NAME"] = campaign_name
+    # The email transport sets the message's own link; empty elsewhere (SMS, previews).
+    context["UNSUBSCRIBE_URL"] = ""
     fields["data"] = data
     context["account"] = fields
     context["list"] = {"name": list_name}

@@ -1,11 +1,11 @@
 import logging
 
-from odoo import api, fields, models, tools
+from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..channels import channel_selection
-from ..engine import bounces, delivery
+from ..engine import bounces, delivery, unsubscribe
 from ..engine.gateways import DELIVERY_STATES
 
 _logger = logging.getLogger(__name__)
@@ -103,6 +103,9 @@ class OutboundMessage(models.Model):
     )
     reply_text = fields.Text(readonly=True, help="The recipient's last reply to this text.")
     replied_at = fields.Datetime(readonly=True, index="btree_not_null")
+    unsubscribed_at = fields.Datetime(
+        readonly=True, help="When the recipient unsubscribed through this email's link."
+    )
     delivered_at = fields.Datetime(readonly=True)
     claimed_at = fields.Datetime(
         readonly=True, help="When a dispatcher claimed it: the pace counts claims per window."
@@ -337,3 +340,60 @@ class OutboundMessage(models.Model):
             diagnostic=bounce.diagnostic or self.env._("no diagnostic"),
             outcome=outcome,
         )
+
+    # ---- UNSUBSCRIBE
+
+    @api.model
+    def _unsubscribe_sign(self, message_id):
+        return tools.hmac(self.env(su=True), unsubscribe.SCOPE, message_id)
+
+    @api.model
+    def _get_unsubscribe_token(self, message_id):
+        """The signed token of a message id (the dispatcher works on ids, not records)."""
+        return unsubscribe.make_token(message_id, self._unsubscribe_sign)
+
+    @api.model
+    def _get_unsubscribe_url(self, message_id, base_url=None):
+        base_url = base_url or self.get_base_url()
+        return f"{base_url}/outbound/unsubscribe/{self._get_unsubscribe_token(message_id)}"
+
+    @api.model
+    def _from_unsubscribe_token(self, token):
+        """The email message ``token`` was signed for.
+
+        :raises unsubscribe.InvalidToken: forged, altered, malformed, or no such email
+        """
+        message = self.sudo().browse(unsubscribe.read_token(token, self._unsubscribe_sign))
+        if not message.exists() or message.channel != "email" or not message.address:
+            raise unsubscribe.InvalidToken(f"no email message {message.id}")
+        return message
+
+    def _unsubscribe(self):
+        """Blacklist the message's address and say so on the account's chatter, once.
+
+        The link may be followed any number of times (mail clients retry, people click twice);
+        only the first claim of ``unsubscribed_at`` does anything. Runs as superuser, so the
+        notes are OdooBot's. Returns whether this call did it.
+        """
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE outbound_message SET unsubscribed_at = now() AT TIME ZONE 'UTC'"
+                " WHERE id = %s AND unsubscribed_at IS NULL RETURNING id",
+                self.id,
+            )
+        )
+        if not self.env.cr.fetchone():
+            return False
+        self.invalidate_recordset(["unsubscribed_at"])
+        message = self.with_env(self.env(user=SUPERUSER_ID, su=True))
+        campaign = message.campaign_id.name or ""
+        note = message.env._(
+            "Unsubscribed from the emails of campaign %(campaign)s (one-click link of %(job)s).",
+            campaign=campaign,
+            job=message.job_id.name,
+        )
+        message.env["mail.blacklist"]._add(message.address, message=note)
+        message.account_id._post_outcome(note)
+        _logger.info("Outbound message %s: its recipient unsubscribed", self.id)
+        return True

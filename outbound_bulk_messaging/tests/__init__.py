@@ -4,6 +4,7 @@ from . import (
     test_approval,
     test_channels,
     test_concurrency,
+    test_deliverability,
     test_delivery_outcomes,
     test_dispatch,
     test_dispatch_sms,
@@ -26,4 +27,5 @@ from . import (
     test_template,
     test_ui,
     test_ui_outcomes,
+    test_unsubscribe,
 )
