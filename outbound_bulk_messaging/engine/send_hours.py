@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers.timezone
@@ -354,7 +355,12 @@ def zone_states(hours, values, now, default_zone=None):
     states = {}
     for value in values:
         zones = split_zone_value(value, default_zone)
-        interval = hours._next_interval(zones, now)
+        try:
+            interval = hours._next_interval(zones, now)
+        except ValueError:
+            # A zone this system does not know (older tzdata than phonenumbers'): the default.
+            zones = split_zone_value(None, default_zone)
+            interval = hours._next_interval(zones, now)
         is_open = interval is not None and interval[0] <= now
         states[value] = ZoneState(
             value=value,
@@ -364,6 +370,23 @@ def zone_states(hours, values, now, default_zone=None):
             until=(interval[1] if is_open else interval[0]) if interval else None,
         )
     return states
+
+
+class Gate(NamedTuple):
+    """What a dispatcher may claim: messages whose zone value is in ``open_values``, until
+    ``until`` (``None``: no change within the horizon), when it must decide again."""
+
+    open_values: tuple
+    until: datetime | None
+
+
+def gate(states):
+    """The :class:`Gate` of some :class:`ZoneState` items."""
+    states = list(states)
+    return Gate(
+        tuple(state.value for state in states if state.is_open),
+        min((state.until for state in states if state.until), default=None),
+    )
 
 
 def local_time(moment, zone):

@@ -64,6 +64,19 @@ class OutboundCampaign(models.Model):
         "Empty: leave the status as it is.",
     )
 
+    send_calendar_id = fields.Many2one(
+        "resource.calendar",
+        string="Sending Hours",
+        tracking=True,
+        check_company=True,
+        domain="[('company_id', 'in', (company_id, False))]",
+        help="When a message may reach a person, read in that person's own time zone: the "
+        "hours of each weekday, and the calendar's public holidays (on the recipient's own "
+        "date). The zone comes from the SMS number, or for emails from the account's imported "
+        "time zone, else the calendar's. Messages outside their hours wait in the queue. "
+        "Empty: any time.",
+    )
+
     template_ids = fields.One2many("outbound.template", "campaign_id", string="Templates")
     template_count = fields.Integer(compute="_compute_template_count")
 

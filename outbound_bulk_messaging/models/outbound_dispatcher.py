@@ -144,10 +144,11 @@ class OutboundDispatcher(models.AbstractModel):
     @api.model
     def _dispatch_job(self, job, deadline, limiters):
         """Send the job's claimable batches until its window is used up or time runs out."""
-        processed, transport = 0, None
+        processed, transport, gate = 0, None, None
         try:
             while time.monotonic() < deadline:
-                batch_id, message_ids = self._claim_batch(job)
+                gate = self._refresh_gate(job, gate)
+                batch_id, message_ids = self._claim_batch(job, gate)
                 if message_ids is None:
                     time.sleep(CLAIM_WAIT)  # another dispatcher is claiming: its turn is short
                     continue
@@ -174,6 +175,17 @@ class OutboundDispatcher(models.AbstractModel):
         return processed
 
     @api.model
+    def _refresh_gate(self, job, gate):
+        """The job's sending-hours gate, decided again only once its answer may have changed:
+        one aggregate per job and opening or closing, not one per batch."""
+        if not job.send_calendar_id:
+            return None
+        now = fields.Datetime.now()
+        if gate is not None and (gate.until is None or now < gate.until):
+            return gate
+        return job._get_send_gate(now)
+
+    @api.model
     def _open_transport(self, job, limiters):
         channel = get_channel(job.channel)
         return channel.transport(job, job.template_id._compile(), limiters)
@@ -187,8 +199,11 @@ class OutboundDispatcher(models.AbstractModel):
     # ---- CLAIM
 
     @api.model
-    def _claim_batch(self, job):
+    def _claim_batch(self, job, gate=None):
         """Claim the next batch the pace allows and commit the claim before anything is sent.
+
+        With a sending-hours ``gate`` (``engine.send_hours.Gate``), only messages whose zones
+        are all open now are claimed: the others stay queued and do not use the pace.
 
         Returns ``(batch id, message ids)``: no ids when there is nothing to send now, ``None``
         when another dispatcher is claiming for this job at this very moment.
@@ -202,15 +217,17 @@ class OutboundDispatcher(models.AbstractModel):
         if not locked:
             return None, None
         try:
-            return self._claim_locked_batch(job)
+            return self._claim_locked_batch(job, gate)
         finally:
             cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", JOB_LOCK, job.id))
 
     @api.model
-    def _claim_locked_batch(self, job):
+    def _claim_locked_batch(self, job, gate=None):
         cr = self.env.cr
         job.invalidate_recordset()
         if job.state not in ("scheduled", "running"):
+            return None, []
+        if gate is not None and not gate.open_values:
             return None, []
         now = fields.Datetime.now()
         count = min(job._window_room(now)[1], DISPATCH_BATCH)
@@ -227,7 +244,7 @@ class OutboundDispatcher(models.AbstractModel):
                 UPDATE outbound_message
                    SET state = 'sending', batch_id = %(batch)s, claimed_at = %(now)s
                  WHERE id IN (SELECT id FROM outbound_message
-                               WHERE job_id = %(job)s AND state = 'queued'
+                               WHERE job_id = %(job)s AND state = 'queued' AND %(hours)s
                                ORDER BY id LIMIT %(count)s FOR UPDATE SKIP LOCKED)
                 RETURNING id
                 """,
@@ -235,6 +252,7 @@ class OutboundDispatcher(models.AbstractModel):
                 job=job.id,
                 count=count,
                 now=now,
+                hours=self._get_gate_sql(gate),
             )
         )
         message_ids = sorted(row[0] for row in cr.fetchall())
@@ -245,6 +263,16 @@ class OutboundDispatcher(models.AbstractModel):
         elif job.state == "scheduled":
             job._update_job(values={"state": "running"})
         return batch_id, message_ids
+
+    @api.model
+    def _get_gate_sql(self, gate):
+        if gate is None:
+            return SQL("TRUE")
+        values = [value for value in gate.open_values if value is not None]
+        condition = SQL("recipient_tz = ANY(%s)", values)
+        if None in gate.open_values:
+            condition = SQL("(%s OR recipient_tz IS NULL)", condition)
+        return condition
 
     # ---- SEND AND RECORD
 
