@@ -243,16 +243,12 @@ class OutboundDispatcher(models.AbstractModel):
                 """
                 UPDATE outbound_message
                    SET state = 'sending', batch_id = %(batch)s, claimed_at = %(now)s
-                 WHERE id IN (SELECT id FROM outbound_message
-                               WHERE job_id = %(job)s AND state = 'queued' AND %(hours)s
-                               ORDER BY id LIMIT %(count)s FOR UPDATE SKIP LOCKED)
+                 WHERE id IN (%(claimable)s)
                 RETURNING id
                 """,
                 batch=batch_id,
-                job=job.id,
-                count=count,
                 now=now,
-                hours=self._get_gate_sql(gate),
+                claimable=self._get_claimable_sql(job, count, gate),
             )
         )
         message_ids = sorted(row[0] for row in cr.fetchall())
@@ -265,14 +261,43 @@ class OutboundDispatcher(models.AbstractModel):
         return batch_id, message_ids
 
     @api.model
-    def _get_gate_sql(self, gate):
-        if gate is None:
-            return SQL("TRUE")
-        values = [value for value in gate.open_values if value is not None]
-        condition = SQL("recipient_tz = ANY(%s)", values)
-        if None in gate.open_values:
-            condition = SQL("(%s OR recipient_tz IS NULL)", condition)
-        return condition
+    def _get_claimable_sql(self, job, count, gate):
+        """The ids of the next ``count`` queued messages of ``job`` that may go now, locked."""
+        if gate is None or None in gate.open_values:
+            hours = SQL("TRUE")
+            if gate is not None:
+                hours = SQL(
+                    "(recipient_tz = ANY(%s) OR recipient_tz IS NULL)",
+                    [value for value in gate.open_values if value],
+                )
+            return SQL(
+                """
+                SELECT id FROM outbound_message
+                 WHERE job_id = %s AND state = 'queued' AND %s
+                 ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+                """,
+                job.id,
+                hours,
+                count,
+            )
+        # One index range scan per open zone value (queued (job, zone, id) index): a filter on
+        # the zone over the job's id order would walk every held message queued before the open
+        # ones at each claim. Up to ``count`` rows per value are locked, the first ``count`` are
+        # claimed; the others are free again at the claim's commit (claims of a job are
+        # serialised by its advisory lock, so no other dispatcher is skipping them meanwhile).
+        return SQL(
+            """
+            SELECT c.id FROM unnest(%(zones)s::varchar[]) AS v(tz)
+             CROSS JOIN LATERAL (
+                   SELECT id FROM outbound_message
+                    WHERE job_id = %(job)s AND state = 'queued' AND recipient_tz = v.tz
+                    ORDER BY id LIMIT %(count)s FOR UPDATE SKIP LOCKED) AS c
+             ORDER BY c.id LIMIT %(count)s
+            """,
+            zones=list(gate.open_values),
+            job=job.id,
+            count=count,
+        )
 
     # ---- SEND AND RECORD
 

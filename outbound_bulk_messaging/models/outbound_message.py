@@ -135,7 +135,7 @@ class OutboundMessage(models.Model):
             cr,
             "outbound_message_job_tz_queued_idx",
             table,
-            ["job_id", "recipient_tz"],
+            ["job_id", "recipient_tz", "id"],
             where="state = 'queued'",
         )
         # Crash recovery looks only at messages left in 'sending'.
