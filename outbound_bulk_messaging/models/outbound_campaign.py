@@ -150,6 +150,18 @@ class OutboundCampaign(models.Model):
                     self.env._("Campaign %(name)s: %(error)s", name=campaign.name, error=error)
                 )
 
+    @api.constrains("send_calendar_id")
+    def _check_send_calendar(self):
+        for campaign in self.filtered("send_calendar_id.flexible_hours"):
+            raise ValidationError(
+                self.env._(
+                    "Campaign %(name)s: calendar %(calendar)s has flexible hours, which say how "
+                    "long but not when; choose a calendar with hours per weekday.",
+                    name=campaign.name,
+                    calendar=campaign.send_calendar_id.display_name,
+                )
+            )
+
     # ---- ACTIONS
 
     def action_view_lists(self):

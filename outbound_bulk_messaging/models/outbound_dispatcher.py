@@ -5,12 +5,13 @@ import time
 import psycopg2.errors
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from odoo.addons.base.models.ir_cron import MAX_BATCH_PER_CRON_JOB
 
 from ..channels import TransportBusy, get_channel
-from ..engine import dispatch, render
+from ..engine import dispatch, render, send_hours
 from ..engine.errors import GatewayError, TemplateError
 
 _logger = logging.getLogger(__name__)
@@ -183,7 +184,11 @@ class OutboundDispatcher(models.AbstractModel):
         now = fields.Datetime.now()
         if gate is not None and (gate.until is None or now < gate.until):
             return gate
-        return job._get_send_gate(now)
+        try:
+            return job._get_send_gate(now)
+        except UserError as error:  # the calendar was changed into one without hours
+            job._update_job(pause=str(error))
+            return send_hours.Gate((), None)
 
     @api.model
     def _open_transport(self, job, limiters):

@@ -205,7 +205,11 @@ class OutboundSendJob(models.Model):
         for job in self:
             waiting = []
             if job.send_calendar_id and job.state in ("scheduled", "running"):
-                waiting = [item for item in job._get_zone_states(now) if not item[0].is_open]
+                try:
+                    waiting = [item for item in job._get_zone_states(now) if not item[0].is_open]
+                except UserError as error:
+                    job.send_hours_next_at, job.send_hours_status = False, str(error)
+                    continue
             waiting.sort(key=lambda item: item[0].opens_at or now + send_hours.SEARCH_HORIZON)
             opens = [state.opens_at for state, _count in waiting if state.opens_at]
             job.send_hours_next_at = min(opens, default=False)

@@ -219,3 +219,31 @@ class TestSendHoursEmail(SendingCase):
         self.assertEqual(account.time_zone, "Europe/Paris")
         with self.assertRaisesRegex(ValidationError, "unknown time zone 'Paris'"):
             account.time_zone = "Paris"
+
+
+@tagged("post_install", "-at_install")
+class TestSendHoursCalendar(SendingCase):
+    def test_flexible_calendar_is_refused(self):
+        calendar = self.env["resource.calendar"].create(
+            {"name": "Flexible", "flexible_hours": True, "tz": "Europe/London"}
+        )
+        with self.assertRaisesRegex(ValidationError, "flexible hours"):
+            self.campaign.send_calendar_id = calendar
+
+    def test_two_week_calendar_and_breaks(self):
+        calendar = self.env["resource.calendar"].create(
+            {"name": "Two weeks", "tz": "Europe/London"}
+        )
+        calendar.switch_calendar_type()  # as the form's button: both weeks, Odoo's default hours
+        # The second week's Tuesday closes: only the first week then sends on Tuesdays.
+        week = self.env["resource.calendar.attendance"].get_week_type(TUESDAY.date())
+        calendar.attendance_ids.filtered(
+            lambda a: a.dayofweek == "1" and a.week_type != str(week)
+        ).unlink()
+        hours = calendar._get_outbound_send_hours(TUESDAY)
+        self.assertEqual({item.week for item in hours.attendances}, {0, 1})
+        # Odoo's default is 08:00-12:00 and 13:00-17:00 with a lunch break: the break is closed.
+        self.assertFalse(hours.is_open(("Europe/London",), datetime(2026, 12, 1, 12, 30)))
+        self.assertTrue(hours.is_open(("Europe/London",), datetime(2026, 12, 1, 13, 30)))
+        self.assertFalse(hours.is_open(("Europe/London",), datetime(2026, 12, 8, 13, 30)))
+        self.assertTrue(hours.is_open(("Europe/London",), datetime(2026, 12, 15, 13, 30)))
