@@ -257,3 +257,19 @@ def test_search_horizon_is_bounded():
     h = hours()
     assert timedelta(days=366) <= send_hours.SEARCH_HORIZON
     assert h.next_opening((LONDON,), datetime(2026, 12, 1)) is not None
+
+
+def test_gate_claims_open_values_until_the_first_change():
+    h = hours()
+    now = datetime(2026, 12, 1, 14, 0)
+    gate = send_hours.gate(zone_states(h, [NY, SYDNEY, LONDON], now).values())
+    assert set(gate.open_values) == {NY, LONDON}
+    assert gate.until == datetime(2026, 12, 1, 20, 0)  # London closes before Sydney opens
+    closed = send_hours.gate(zone_states(h, [SYDNEY], now).values())
+    assert closed == send_hours.Gate((), datetime(2026, 12, 1, 21, 0))
+
+
+def test_unknown_stored_zone_falls_back_to_the_default():
+    states = zone_states(hours(), ["Mars/Olympus"], datetime(2026, 12, 1, 14, 0), LONDON)
+    assert states["Mars/Olympus"].zones == (LONDON,)
+    assert states["Mars/Olympus"].is_open
