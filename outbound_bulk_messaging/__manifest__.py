@@ -6,7 +6,7 @@
     "author": "Outbound Bulk Messaging developers",
     "website": "https://github.com/outbound-bulk-messaging/outbound_bulk_messaging",
     "license": "LGPL-3",
-    "depends": ["mail", "phone_validation"],
+    "depends": ["mail", "phone_validation", "resource"],
     "external_dependencies": {"python": ["phonenumbers", "jinja2", "vonage", "twilio"]},
     "data": [
         "security/outbound_security.xml",

@@ -530,3 +530,41 @@ def test_benchmark_file_is_deterministic_and_its_bad_rows_are_caught(tmp_path):
     assert 100 < sum(reasons.values()) < 300  # 5 % of 4000
     warned = [r for r in accepted(results) if r.email_error or r.sms_error]
     assert 200 < len(warned) < 600
+
+
+# ---- time zones
+
+
+TZ_HEADER = "reference,name,status,email,mobile,tz\n"
+
+
+def test_time_zone_column_is_read_in_its_iana_spelling():
+    rows = read(
+        TZ_HEADER + "R1,Ann,,ann@x.com,,america/new_york\nR2,Bob,,bob@x.com,,\n",
+        time_zone_column="tz",
+    )
+    assert [(row.time_zone, row.data) for row in rows] == [("America/New_York", {}), (None, {})]
+
+
+def test_unknown_time_zone_rejects_the_row():
+    results = read(TZ_HEADER + "R1,Ann,,ann@x.com,,Europe/Pariss\n", time_zone_column="tz")
+    (error,) = rejected(results)
+    assert error.reason == (
+        "line 2: unknown time zone 'Europe/Pariss': use an IANA name such as Europe/London or "
+        "America/New_York"
+    )
+
+
+def test_without_time_zone_column_it_stays_data():
+    (row,) = read(TZ_HEADER + "R1,Ann,,ann@x.com,,Europe/Paris\n")
+    assert row.time_zone is None
+    assert row.data == {"tz": "Europe/Paris"}
+
+
+def test_zones_of_the_sms_number():
+    rows = read(TZ_HEADER + "R1,Ann,,,+1 212 555 0123,\nR2,Bob,,,07400 123456,\nR3,Cy,,,x,\n")
+    assert [row.sms_time_zones for row in rows] == [
+        "America/New_York",
+        "Europe/Guernsey Europe/Isle_of_Man Europe/Jersey Europe/London",
+        None,
+    ]

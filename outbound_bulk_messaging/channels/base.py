@@ -15,6 +15,8 @@ class Channel:
     :attr code: the value stored in ``channel`` fields
     :attr address_column: column of ``outbound_account`` holding the usable address (empty when
         missing or invalid)
+    :attr time_zone_column: column of ``outbound_account`` holding the recipient's time zone(s)
+        on this channel, read by the campaign's sending hours (empty: the calendar's zone)
     :attr blacklist_model: Odoo model whose active entries may not be sent to, and
         :attr:`blacklist_column` its address column
     :attr template_field: the wizard's template field for this channel
@@ -25,6 +27,7 @@ class Channel:
     code = None
     label = None
     address_column = None
+    time_zone_column = None
     blacklist_model = None
     blacklist_column = None
     template_field = None
@@ -33,6 +36,9 @@ class Channel:
 
     def address_sql(self, alias):
         return SQL.identifier(alias, self.address_column)
+
+    def time_zone_sql(self, alias):
+        return SQL.identifier(alias, self.time_zone_column)
 
     def invalid_sql(self, alias):
         """Condition on the account ``alias`` saying its address was given but is invalid."""

@@ -170,6 +170,7 @@ class EmailChannel(Channel):
     code = "email"
     label = "Email"
     address_column = "email"
+    time_zone_column = "time_zone"
     blacklist_model = "mail.blacklist"
     blacklist_column = "email"
     template_field = "template_id"

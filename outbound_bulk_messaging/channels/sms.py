@@ -77,6 +77,7 @@ class SmsChannel(Channel):
     code = "sms"
     label = "SMS"
     address_column = "sms_number_e164"
+    time_zone_column = "sms_time_zones"
     blacklist_model = "phone.blacklist"
     blacklist_column = "number"
     template_field = "sms_template_id"

@@ -21,6 +21,7 @@ import phonenumbers
 
 from .addresses import normalise_email, normalise_phone
 from .errors import ImportFormatError
+from .send_hours import canonical_zone, phone_zones
 from .statuses import DEFAULT_STATUS, STATUS_CODES, STATUS_SPELLINGS
 
 MAX_REFERENCE_LENGTH = 64
@@ -52,6 +53,7 @@ class ImportProfile:
     status_column: str | None = None
     email_column: str | None = None
     sms_column: str | None = None
+    time_zone_column: str | None = None
     delimiter: str = ","
     quotechar: str = '"'
     has_header: bool = True
@@ -103,6 +105,8 @@ class AccountRow:
     ``email`` is normalised (lower case, punycode domain) or ``None`` with ``email_error`` set;
     ``sms_number`` is the cell as imported and ``sms_e164`` its E.164 form, or ``None`` with
     ``sms_error`` set. ``data`` holds every other column (``column_N`` without header).
+    ``time_zone`` is the imported time zone column in its IANA spelling, ``sms_time_zones`` the
+    zones of the SMS number (see :func:`.send_hours.phone_zones`).
     """
 
     line: int
@@ -116,6 +120,8 @@ class AccountRow:
     sms_error: str | None
     data: dict
     sms_number_type: str | None = None
+    time_zone: str | None = None
+    sms_time_zones: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,10 +366,11 @@ class _Columns:
     status: int | None
     email: int | None
     sms: int | None
+    time_zone: int | None
     data: tuple  # (index, key) of every other column
 
 
-_ROLES = ("reference", "name", "status", "email", "sms")
+_ROLES = ("reference", "name", "status", "email", "sms", "time_zone")
 
 
 def _column_spec(spec):
@@ -584,9 +591,23 @@ class _AccountReader:
             accepted = ", ".join(sorted(self._profile.status_values))
             raw = values[self._columns.status]
             return f"unknown status {raw!r}; accepted values: {accepted}"
+        problem = self._check_time_zone(values)
+        if problem:
+            return problem
         first = self._references.first_line(reference, self._lines.first_line)
         if first is not None:
             return f"duplicate reference {reference!r}, first seen on line {first}"
+        return None
+
+    def _check_time_zone(self, values):
+        # Rejected rather than imported without: the account would get the calendar's zone
+        # and be texted at the wrong hours without anyone noticing.
+        raw = _value(values, self._columns.time_zone)
+        if raw and canonical_zone(raw) is None:
+            return (
+                f"unknown time zone {raw!r}: use an IANA name such as Europe/London or "
+                "America/New_York"
+            )
         return None
 
     def _status(self, values):
@@ -615,6 +636,8 @@ class _AccountReader:
             sms_e164=phone.e164,
             sms_error=phone.error,
             sms_number_type=phone.number_type,
+            time_zone=canonical_zone(_value(values, columns.time_zone)),
+            sms_time_zones=phone_zones(phone.e164, phone.region, phone.number_type),
             data={key: values[index] for index, key in columns.data},
         )
 

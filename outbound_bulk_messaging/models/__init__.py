@@ -11,4 +11,5 @@ from . import (
     outbound_send_job,
     outbound_sms_gateway,
     outbound_template,
+    resource_calendar,
 )

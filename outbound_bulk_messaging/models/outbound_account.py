@@ -4,7 +4,7 @@ from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
-from ..engine import render
+from ..engine import render, send_hours
 from ..engine.addresses import normalise_email, normalise_phone
 from ..engine.statuses import ACCOUNT_STATUSES as STATUS_DEFINITIONS, DEFAULT_STATUS
 
@@ -50,6 +50,17 @@ class OutboundAccount(models.Model):
     sms_number_error = fields.Char(
         string="SMS Number Problem", compute="_compute_sms_number_e164", store=True
     )
+    sms_time_zones = fields.Char(
+        string="SMS Number Time Zones",
+        compute="_compute_sms_number_e164",
+        store=True,
+        help="Time zones of the SMS number's area (IANA names, space-separated): a campaign's "
+        "sending hours must be open in all of them.",
+    )
+    time_zone = fields.Char(
+        help="The account's time zone (IANA name such as Europe/London), imported; an email "
+        "follows the campaign's sending hours in it. Empty: the calendar's time zone.",
+    )
     data = fields.Json(help="The other columns of the imported row, by column name.")
     data_display = fields.Html(string="Imported Data", compute="_compute_data_display")
 
@@ -75,6 +86,9 @@ class OutboundAccount(models.Model):
             result = normalise_phone(account.sms_number, country.code or None)
             account.sms_number_e164 = result.e164
             account.sms_number_error = result.error
+            account.sms_time_zones = send_hours.phone_zones(
+                result.e164, result.region, result.number_type
+            )
 
     @api.model
     def _get_sms_country(self, country, company):
@@ -99,12 +113,14 @@ class OutboundAccount(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             self._normalise_email_vals(vals)
+            self._normalise_time_zone_vals(vals)
         accounts = super().create(vals_list)
         accounts.filtered("data")._register_data_columns()
         return accounts
 
     def write(self, vals):
         self._normalise_email_vals(vals)
+        self._normalise_time_zone_vals(vals)
         result = super().write(vals)
         if vals.get("data"):
             self._register_data_columns()
@@ -130,6 +146,19 @@ class OutboundAccount(models.Model):
                 )
             vals["email"] = email
             vals["email_error"] = False
+
+    def _normalise_time_zone_vals(self, vals):
+        if vals.get("time_zone"):
+            try:
+                vals["time_zone"] = send_hours.check_zone(vals["time_zone"])
+            except ValueError as error:
+                raise ValidationError(
+                    self.env._(
+                        "Account %(reference)s: %(error)s",
+                        reference=vals.get("reference") or ", ".join(self.mapped("reference")),
+                        error=error,
+                    )
+                ) from error
 
     @api.depends("reference", "name")
     def _compute_display_name(self):

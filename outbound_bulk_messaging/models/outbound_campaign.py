@@ -71,6 +71,18 @@ class OutboundCampaign(models.Model):
         help="Four-eyes rule: every send job of this campaign waits until a Campaign Manager "
         "other than the one who sent it approves it. Only Outbound Administrators can lift it.",
     )
+    send_calendar_id = fields.Many2one(
+        "resource.calendar",
+        string="Sending Hours",
+        tracking=True,
+        check_company=True,
+        domain="[('company_id', 'in', (company_id, False))]",
+        help="When a message may reach a person, read in that person's own time zone: the "
+        "hours of each weekday, and the calendar's public holidays (on the recipient's own "
+        "date). The zone comes from the SMS number, or for emails from the account's imported "
+        "time zone, else the calendar's. Messages outside their hours wait in the queue. "
+        "Empty: any time.",
+    )
 
     template_ids = fields.One2many("outbound.template", "campaign_id", string="Templates")
     template_count = fields.Integer(compute="_compute_template_count")
@@ -144,6 +156,18 @@ class OutboundCampaign(models.Model):
                 raise ValidationError(
                     self.env._("Campaign %(name)s: %(error)s", name=campaign.name, error=error)
                 )
+
+    @api.constrains("send_calendar_id")
+    def _check_send_calendar(self):
+        for campaign in self.filtered("send_calendar_id.flexible_hours"):
+            raise ValidationError(
+                self.env._(
+                    "Campaign %(name)s: calendar %(calendar)s has flexible hours, which say how "
+                    "long but not when; choose a calendar with hours per weekday.",
+                    name=campaign.name,
+                    calendar=campaign.send_calendar_id.display_name,
+                )
+            )
 
     def write(self, vals):
         self._check_can_lift_approval(vals)

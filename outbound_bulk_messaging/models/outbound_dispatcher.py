@@ -5,12 +5,13 @@ import time
 import psycopg2.errors
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from odoo.addons.base.models.ir_cron import MAX_BATCH_PER_CRON_JOB
 
 from ..channels import TransportBusy, get_channel
-from ..engine import dispatch, render
+from ..engine import dispatch, render, send_hours
 from ..engine.errors import GatewayError, TemplateError
 
 _logger = logging.getLogger(__name__)
@@ -144,10 +145,11 @@ class OutboundDispatcher(models.AbstractModel):
     @api.model
     def _dispatch_job(self, job, deadline, limiters):
         """Send the job's claimable batches until its window is used up or time runs out."""
-        processed, transport = 0, None
+        processed, transport, gate = 0, None, None
         try:
             while time.monotonic() < deadline:
-                batch_id, message_ids = self._claim_batch(job)
+                gate = self._refresh_gate(job, gate)
+                batch_id, message_ids = self._claim_batch(job, gate)
                 if message_ids is None:
                     time.sleep(CLAIM_WAIT)  # another dispatcher is claiming: its turn is short
                     continue
@@ -174,6 +176,21 @@ class OutboundDispatcher(models.AbstractModel):
         return processed
 
     @api.model
+    def _refresh_gate(self, job, gate):
+        """The job's sending-hours gate, decided again only once its answer may have changed:
+        one aggregate per job and opening or closing, not one per batch."""
+        if not job.send_calendar_id:
+            return None
+        now = fields.Datetime.now()
+        if gate is not None and (gate.until is None or now < gate.until):
+            return gate
+        try:
+            return job._get_send_gate(now)
+        except UserError as error:  # the calendar was changed into one without hours
+            job._update_job(pause=str(error))
+            return send_hours.Gate((), None)
+
+    @api.model
     def _open_transport(self, job, limiters):
         channel = get_channel(job.channel)
         return channel.transport(job, job._compile(), limiters)
@@ -187,8 +204,11 @@ class OutboundDispatcher(models.AbstractModel):
     # ---- CLAIM
 
     @api.model
-    def _claim_batch(self, job):
+    def _claim_batch(self, job, gate=None):
         """Claim the next batch the pace allows and commit the claim before anything is sent.
+
+        With a sending-hours ``gate`` (``engine.send_hours.Gate``), only messages whose zones
+        are all open now are claimed: the others stay queued and do not use the pace.
 
         Returns ``(batch id, message ids)``: no ids when there is nothing to send now, ``None``
         when another dispatcher is claiming for this job at this very moment.
@@ -202,15 +222,17 @@ class OutboundDispatcher(models.AbstractModel):
         if not locked:
             return None, None
         try:
-            return self._claim_locked_batch(job)
+            return self._claim_locked_batch(job, gate)
         finally:
             cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", JOB_LOCK, job.id))
 
     @api.model
-    def _claim_locked_batch(self, job):
+    def _claim_locked_batch(self, job, gate=None):
         cr = self.env.cr
         job.invalidate_recordset()
         if job.state not in ("scheduled", "running"):
+            return None, []
+        if gate is not None and not gate.open_values:
             return None, []
         now = fields.Datetime.now()
         count = min(job._window_room(now)[1], DISPATCH_BATCH)
@@ -226,15 +248,12 @@ class OutboundDispatcher(models.AbstractModel):
                 """
                 UPDATE outbound_message
                    SET state = 'sending', batch_id = %(batch)s, claimed_at = %(now)s
-                 WHERE id IN (SELECT id FROM outbound_message
-                               WHERE job_id = %(job)s AND state = 'queued'
-                               ORDER BY id LIMIT %(count)s FOR UPDATE SKIP LOCKED)
+                 WHERE id IN (%(claimable)s)
                 RETURNING id
                 """,
                 batch=batch_id,
-                job=job.id,
-                count=count,
                 now=now,
+                claimable=self._get_claimable_sql(job, count, gate),
             )
         )
         message_ids = sorted(row[0] for row in cr.fetchall())
@@ -245,6 +264,45 @@ class OutboundDispatcher(models.AbstractModel):
         elif job.state == "scheduled":
             job._update_job(values={"state": "running"})
         return batch_id, message_ids
+
+    @api.model
+    def _get_claimable_sql(self, job, count, gate):
+        """The ids of the next ``count`` queued messages of ``job`` that may go now, locked."""
+        if gate is None or None in gate.open_values:
+            hours = SQL("TRUE")
+            if gate is not None:
+                hours = SQL(
+                    "(recipient_tz = ANY(%s) OR recipient_tz IS NULL)",
+                    [value for value in gate.open_values if value],
+                )
+            return SQL(
+                """
+                SELECT id FROM outbound_message
+                 WHERE job_id = %s AND state = 'queued' AND %s
+                 ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+                """,
+                job.id,
+                hours,
+                count,
+            )
+        # One index range scan per open zone value (queued (job, zone, id) index): a filter on
+        # the zone over the job's id order would walk every held message queued before the open
+        # ones at each claim. Up to ``count`` rows per value are locked, the first ``count`` are
+        # claimed; the others are free again at the claim's commit (claims of a job are
+        # serialised by its advisory lock, so no other dispatcher is skipping them meanwhile).
+        return SQL(
+            """
+            SELECT c.id FROM unnest(%(zones)s::varchar[]) AS v(tz)
+             CROSS JOIN LATERAL (
+                   SELECT id FROM outbound_message
+                    WHERE job_id = %(job)s AND state = 'queued' AND recipient_tz = v.tz
+                    ORDER BY id LIMIT %(count)s FOR UPDATE SKIP LOCKED) AS c
+             ORDER BY c.id LIMIT %(count)s
+            """,
+            zones=list(gate.open_values),
+            job=job.id,
+            count=count,
+        )
 
     # ---- SEND AND RECORD
 

@@ -56,6 +56,11 @@ class OutboundImportProfile(models.Model):
     )
     email_column = fields.Char(string="Email Address Column", default="email")
     sms_column = fields.Char(string="SMS Number Column", default="mobile")
+    time_zone_column = fields.Char(
+        help="Column holding the account's time zone (IANA name such as America/New_York), "
+        "which the campaign's sending hours follow for emails. A row with an unknown zone is "
+        "rejected. Empty: emails follow the calendar's time zone.",
+    )
     default_status = fields.Selection(ACCOUNT_STATUSES, default=DEFAULT_STATUS, required=True)
     default_country_id = fields.Many2one(
         "res.country",
@@ -114,6 +119,7 @@ class OutboundImportProfile(models.Model):
             status_column=self.status_column or None,
             email_column=self.email_column or None,
             sms_column=self.sms_column or None,
+            time_zone_column=self.time_zone_column or None,
             default_region=country.code or None,
             default_status=self.default_status,
         )

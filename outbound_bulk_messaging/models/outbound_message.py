@@ -65,6 +65,12 @@ class OutboundMessage(models.Model):
     account_reference = fields.Char(readonly=True, help="Kept if the account is later deleted.")
     channel = fields.Selection(channel_selection(), required=True, readonly=True)
     address = fields.Char(readonly=True, help="Email address or E.164 number it was sent to.")
+    recipient_tz = fields.Char(
+        string="Recipient Time Zone",
+        readonly=True,
+        help="The recipient's time zone(s), IANA names separated by spaces when the number's "
+        "area spans several: the job's sending hours must be open in all of them.",
+    )
     state = fields.Selection(MESSAGE_STATES, required=True, default="queued", readonly=True)
     failure_reason = fields.Text(readonly=True)
     sent_at = fields.Datetime(readonly=True)
@@ -137,6 +143,14 @@ class OutboundMessage(models.Model):
             table,
             ["address", "sent_at"],
             where="channel = 'sms' AND state = 'sent'",
+        )
+        # Sending hours: the distinct zones still queued in a job, and the claim of the open ones.
+        tools.create_index(
+            cr,
+            "outbound_message_job_tz_queued_idx",
+            table,
+            ["job_id", "recipient_tz", "id"],
+            where="state = 'queued'",
         )
         # Crash recovery looks only at messages left in 'sending'.
         tools.create_index(

@@ -8,9 +8,10 @@ import psycopg2.errors
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
+from odoo.tools.misc import formatLang
 
 from ..channels import TransportBusy, channel_selection, get_channel
-from ..engine import pacing
+from ..engine import pacing, send_hours
 from ..engine.errors import OutboundError, TemplateError
 from .outbound_dispatcher import commit
 from .outbound_message import OUTCOME_COUNTS
@@ -127,6 +128,24 @@ class OutboundSendJob(models.Model):
     sms_gateway_id = fields.Many2one(
         "outbound.sms.gateway", string="SMS Gateway", readonly=True, check_company=True
     )
+    send_calendar_id = fields.Many2one(
+        "resource.calendar",
+        string="Sending Hours",
+        readonly=True,
+        help="The campaign's sending hours when the job was created, read in each recipient's "
+        "time zone. Empty: any time.",
+    )
+    send_hours_status = fields.Text(
+        string="Waiting For Sending Hours",
+        compute="_compute_send_hours_status",
+        help="The queued messages whose recipients' sending hours are closed now, by time zone, "
+        "and when they open.",
+    )
+    send_hours_next_at = fields.Datetime(
+        string="Next Opening",
+        compute="_compute_send_hours_status",
+        help="When the sending hours next open for a message that waits for them.",
+    )
     outbound_message_ids = fields.One2many("outbound.message", "job_id", string="Outbound Messages")
     count_total = fields.Integer(compute="_compute_counts", string="Total Messages")
     count_queued = fields.Integer(compute="_compute_counts", string="Awaiting")
@@ -229,6 +248,21 @@ class OutboundSendJob(models.Model):
         )
         rows = self.env.cr.fetchall()
         return {job_id: dict(zip(OUTCOME_COUNTS, row, strict=True)) for job_id, *row in rows}
+
+    def _compute_send_hours_status(self):
+        now = fields.Datetime.now()
+        for job in self:
+            waiting = []
+            if job.send_calendar_id and job.state in ("scheduled", "running"):
+                try:
+                    waiting = [item for item in job._get_zone_states(now) if not item[0].is_open]
+                except UserError as error:
+                    job.send_hours_next_at, job.send_hours_status = False, str(error)
+                    continue
+            waiting.sort(key=lambda item: item[0].opens_at or now + send_hours.SEARCH_HORIZON)
+            opens = [state.opens_at for state, _count in waiting if state.opens_at]
+            job.send_hours_next_at = min(opens, default=False)
+            job.send_hours_status = "\n".join(job._describe_waiting(*item) for item in waiting)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -419,7 +453,8 @@ class OutboundSendJob(models.Model):
             """
             WITH scope AS (
                 SELECT a.id AS account_id, a.list_id, a.reference, %(address)s AS address,
-                       a.email_error, a.sms_number, a.sms_number_error
+                       a.email_error, a.sms_number, a.sms_number_error,
+                       %(time_zone)s AS recipient_tz
                   FROM outbound_account a
                   JOIN outbound_list l ON l.id = a.list_id
                  WHERE %(scope)s
@@ -434,16 +469,17 @@ class OutboundSendJob(models.Model):
             verdict AS (SELECT r.*, %(reason)s AS reason FROM r)
             INSERT INTO outbound_message (
                 job_id, campaign_id, list_id, company_id, template_id, account_id,
-                account_reference, channel, address, state, failure_reason,
+                account_reference, channel, address, recipient_tz, state, failure_reason,
                 create_uid, create_date, write_uid, write_date)
             SELECT %(job)s, %(campaign)s, list_id, %(company)s, %(template)s,
-                   account_id, reference, %(channel)s, address,
+                   account_id, reference, %(channel)s, address, recipient_tz,
                    CASE WHEN reason IS NULL THEN 'queued' ELSE 'skipped' END, reason,
                    %(uid)s, %(now)s, %(uid)s, %(now)s
               FROM verdict
              ORDER BY account_id
             """,
             address=channel.address_sql("a"),
+            time_zone=self._get_recipient_tz_sql(channel),
             scope=scope,
             reason=self._get_skip_reason_sql(),
             job=self.id,
@@ -454,6 +490,14 @@ class OutboundSendJob(models.Model):
             uid=self.env.uid,
             now=now,
         )
+
+    def _get_recipient_tz_sql(self, channel):
+        """The zone(s) a message's sending hours are read in, over the account ``a``: the
+        channel's (the number's zones, the imported zone), else the calendar's own."""
+        column = channel.time_zone_sql("a")
+        if not self.send_calendar_id.tz:
+            return column
+        return SQL("coalesce(%s, %s)", column, self.send_calendar_id.tz)
 
     def _get_skip_reason_sql(self):
         """``CASE`` giving each recipient row ``r`` its skip reason (NULL: it is sent to)."""
@@ -708,7 +752,67 @@ class OutboundSendJob(models.Model):
             return
         now = fields.Datetime.now()
         window, room = self._window_room(now)
-        self._schedule_dispatch(now if room and counts.get("queued") else window.end)
+        when = now if room and counts.get("queued") else window.end
+        if counts.get("queued"):
+            when = self._get_send_hours_opening(when) or when
+        self._schedule_dispatch(when)
+
+    # ---- SENDING HOURS
+
+    def _get_zone_states(self, now):
+        """``[(ZoneState, queued count)]`` of each zone value still queued in the job.
+
+        One aggregate query (the partial index on queued (job, zone) serves it), then the engine
+        decides once per distinct value: a job of 100 000 messages has a handful of them.
+        """
+        self.ensure_one()
+        if not self.send_calendar_id:
+            return []
+        self.env["outbound.message"].flush_model(["job_id", "state", "recipient_tz"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT recipient_tz, count(*) FROM outbound_message"
+                " WHERE job_id = %s AND state = 'queued' GROUP BY recipient_tz",
+                self.id,
+            )
+        )
+        counts = dict(self.env.cr.fetchall())
+        hours = self.send_calendar_id._get_outbound_send_hours(now)
+        states = send_hours.zone_states(hours, counts, now, self.send_calendar_id.tz)
+        return [(states[value], count) for value, count in counts.items()]
+
+    def _get_send_gate(self, now):
+        """The engine's :class:`~..engine.send_hours.Gate` at ``now``; ``None``: no hours."""
+        if not self.send_calendar_id:
+            return None
+        return send_hours.gate(state for state, _count in self._get_zone_states(now))
+
+    def _get_send_hours_opening(self, when):
+        """The first instant from ``when`` at which a queued message's hours are open (``None``
+        without sending hours, or when none opens within the engine's horizon)."""
+        if not self.send_calendar_id:
+            return None
+        opens = [state.opens_at for state, _count in self._get_zone_states(when) if state.opens_at]
+        return min(opens, default=None)
+
+    def _describe_waiting(self, state, count):
+        zones = " + ".join(state.zones)
+        if not state.opens_at:
+            return self.env._(
+                "%(count)s message(s) wait for sending hours: %(zones)s does not open within a "
+                "year (check the calendar's hours and holidays)",
+                count=formatLang(self.env, count, digits=0),
+                zones=zones,
+            )
+        local = send_hours.local_time(state.opens_at, state.zones[0])
+        return self.env._(
+            "%(count)s message(s) wait for sending hours: %(zones)s opens at %(time)s on "
+            "%(date)s (local time)",
+            count=formatLang(self.env, count, digits=0),
+            zones=zones,
+            time=local.strftime("%H:%M"),
+            date=local.strftime("%Y-%m-%d"),
+        )
 
     def _send_test(self, address, account):
         """Send ``account``'s message of this job to ``address`` alone, marked as a test, through

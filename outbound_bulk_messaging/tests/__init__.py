@@ -22,6 +22,7 @@ from . import (
     test_security_rights,
     test_security_rpc,
     test_security_secrets,
+    test_send_hours,
     test_send_test,
     test_send_wizard,
     test_template,

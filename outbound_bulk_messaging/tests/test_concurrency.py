@@ -6,12 +6,13 @@ import sys
 import tempfile
 import time
 
-from odoo import SUPERUSER_ID, api, tools
+from odoo import SUPERUSER_ID, Command, api, tools
 from odoo.tests import TransactionCase, tagged
 
 from .fakes import SmtpSink
 
 ACCOUNTS = 450
+ZONES = ("America/New_York", "Australia/Sydney", False)
 WORKER = os.path.join(os.path.dirname(__file__), "dispatch_worker.py")
 
 
@@ -26,7 +27,7 @@ class TestConcurrentDispatch(TransactionCase):
     def _committed_env(self):
         return api.Environment(self.registry.cursor(), SUPERUSER_ID, {"tracking_disable": True})
 
-    def _create_job(self, env, sink):
+    def _create_job(self, env, sink, hours=False):
         server = env["ir.mail_server"].create(
             {"name": "Concurrency sink", "smtp_host": sink.host, "smtp_port": sink.port}
         )
@@ -42,10 +43,13 @@ class TestConcurrentDispatch(TransactionCase):
                     "list_id": outbound_list.id,
                     "reference": f"C{i:04d}",
                     "email": f"c{i:04d}@example.com",
+                    "time_zone": ZONES[i % len(ZONES)] if hours else False,
                 }
                 for i in range(ACCOUNTS)
             ]
         )
+        if hours:
+            campaign.send_calendar_id = self._always_open(env)
         template = env["outbound.template"].create(
             {
                 "name": "C",
@@ -63,13 +67,29 @@ class TestConcurrentDispatch(TransactionCase):
         env.cr.commit()
         return job.id, campaign.id, server.id
 
+    def _always_open(self, env):
+        return env["resource.calendar"].create(
+            {
+                "name": "Concurrency hours",
+                "tz": "UTC",
+                "attendance_ids": [
+                    Command.create(
+                        {"name": str(day), "dayofweek": str(day), "hour_from": 0, "hour_to": 24}
+                    )
+                    for day in range(7)
+                ],
+            }
+        )
+
     def _delete(self, job_id, campaign_id, server_id):
         env = self._committed_env()
         with env.cr:
             campaign = env["outbound.campaign"].browse(campaign_id)
+            calendar = campaign.send_calendar_id
             env["outbound.send.job"].browse(job_id).unlink()
             campaign.list_ids.unlink()
             campaign.unlink()
+            calendar.unlink()
             env["ir.mail_server"].browse(server_id).unlink()
             env.cr.commit()
 
@@ -107,11 +127,18 @@ class TestConcurrentDispatch(TransactionCase):
         return [process for process, _ready in workers]
 
     def test_two_dispatchers_never_send_the_same_message(self):
+        self._check_two_dispatchers(hours=False)
+
+    def test_two_dispatchers_with_sending_hours(self):
+        # Several open zones: each claim locks a range per zone and claims the first of them.
+        self._check_two_dispatchers(hours=True)
+
+    def _check_two_dispatchers(self, hours):
         # The sink answers each message after 5 ms so the two workers overlap for seconds.
         with SmtpSink(stall=0.005) as sink:
             env = self._committed_env()
             with env.cr:
-                ids = self._create_job(env, sink)
+                ids = self._create_job(env, sink, hours)
             try:
                 with tempfile.TemporaryDirectory() as directory:
                     workers = self._start_workers(2, directory)

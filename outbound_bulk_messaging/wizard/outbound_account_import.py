@@ -33,6 +33,8 @@ ROW_COLUMNS = (
     "sms_number",
     "sms_e164",
     "sms_error",
+    "sms_time_zones",
+    "time_zone",
     "data",
     "warnings",
 )
@@ -182,6 +184,8 @@ class OutboundAccountImport(models.TransientModel):
             row.sms_number,
             row.sms_e164,
             row.sms_error,
+            row.sms_time_zones,
+            row.time_zone,
             data,
             json.dumps(warnings, ensure_ascii=False) if warnings else None,
         ]
@@ -207,7 +211,8 @@ class OutboundAccountImport(models.TransientModel):
             CREATE TEMP TABLE outbound_import_row (
                 line integer PRIMARY KEY, reference varchar NOT NULL, name varchar,
                 status varchar NOT NULL, email varchar, email_error varchar,
-                sms_number varchar, sms_e164 varchar, sms_error varchar, data jsonb,
+                sms_number varchar, sms_e164 varchar, sms_error varchar,
+                sms_time_zones varchar, time_zone varchar, data jsonb,
                 warnings jsonb, rejected boolean NOT NULL DEFAULT false
             );
             CREATE TEMP TABLE outbound_import_report (
@@ -339,10 +344,10 @@ class OutboundAccountImport(models.TransientModel):
             WITH written AS (
                 INSERT INTO outbound_account (
                     list_id, reference, name, status, email, email_error, sms_number,
-                    sms_country_id, sms_number_e164, sms_number_error, data,
-                    create_uid, create_date, write_uid, write_date)
+                    sms_country_id, sms_number_e164, sms_number_error, sms_time_zones,
+                    time_zone, data, create_uid, create_date, write_uid, write_date)
                 SELECT %(list_id)s, reference, name, status, email, email_error, sms_number,
-                       %(country_id)s, sms_e164, sms_error, data,
+                       %(country_id)s, sms_e164, sms_error, sms_time_zones, time_zone, data,
                        %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
                   FROM outbound_import_row
                  WHERE NOT rejected
@@ -388,8 +393,11 @@ class OutboundAccountImport(models.TransientModel):
                     "sms_country_id",
                     "sms_number_e164",
                     "sms_number_error",
+                    "sms_time_zones",
                 )
             ]
+        if profile.time_zone_column:
+            columns.append("time_zone = EXCLUDED.time_zone")
         return "UPDATE SET " + ", ".join(columns)
 
     # ---- REPORT

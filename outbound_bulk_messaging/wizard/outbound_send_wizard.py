@@ -356,6 +356,7 @@ class OutboundSendWizard(models.TransientModel):
             "batch_size": self.batch_size,
             "batch_interval": self.batch_interval,
             "batch_interval_unit": self.batch_interval_unit,
+            "send_calendar_id": self.campaign_id.send_calendar_id.id,
             **descriptor.job_values(self.campaign_id),
         }
 
