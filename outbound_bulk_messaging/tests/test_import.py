@@ -124,6 +124,23 @@ class TestImport(OutboundCase):
         self.assertIn("South", reasons["2"])
         self.assertIn("line 3", reasons["4"])
         self.assertIn("+447911123456", reasons["5"])
+        # Every reason names its line, as the file's own problems do.
+        self.assertTrue(reasons["4"].startswith("line 4: duplicate email address"), reasons["4"])
+        self.assertTrue(reasons["2"].startswith("line 2: duplicate"), reasons["2"])
+
+    def test_result_dialog_names_the_first_problems(self):
+        rows = HEADER + "".join(f"R{n},A,unused,bad{n}@,,,\n" for n in range(7)) + "R1,B,,,,,\n"
+        wizard = self._import(rows, filename="north.csv")
+        action = wizard._reopen()
+        self.assertEqual(action["name"], "Import Result: north.csv")
+        self.assertEqual(wizard.report_attachment_id.name, "Import report - north.csv")
+        preview = wizard.report_preview.splitlines()
+        # Rejections first, then warnings, five at most, then a pointer to the report.
+        self.assertEqual(len(preview), 6)
+        self.assertTrue(preview[0].startswith("rejected: line 9: duplicate reference"), preview[0])
+        self.assertTrue(preview[1].startswith("warning: line 2: e-mail"), preview[1])
+        self.assertIn("more in the report", preview[-1])
+        self.assertFalse(self._import(HEADER + "R9,Ann,unused,ann@example.com,,,\n").report_preview)
 
     def test_profile_without_header_semicolon_cp1252(self):
         profile = self.profile.copy(

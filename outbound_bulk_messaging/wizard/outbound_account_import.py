@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from pathlib import Path
 
 from odoo import fields, models
 from odoo.exceptions import UserError
@@ -22,6 +23,8 @@ _logger = logging.getLogger(__name__)
 COPY_CHUNK = 10_000
 # Reports larger than this (bytes) are attached zipped.
 REPORT_ZIP_SIZE = 1_000_000
+# Report lines shown in the result dialog.
+PREVIEW_LINES = 5
 
 ROW_COLUMNS = (
     "line",
@@ -62,6 +65,11 @@ class OutboundAccountImport(models.TransientModel):
     count_rejected = fields.Integer(string="Rejected", readonly=True)
     count_warnings = fields.Integer(string="Imported with warnings", readonly=True)
     report_attachment_id = fields.Many2one("ir.attachment", readonly=True)
+    report_preview = fields.Text(
+        string="First Problems",
+        readonly=True,
+        help="The first rejected or warned rows; the report has them all.",
+    )
 
     # ---- ACTIONS
 
@@ -92,6 +100,7 @@ class OutboundAccountImport(models.TransientModel):
                 "count_rejected": rejected,
                 "count_warnings": warnings,
                 "report_attachment_id": self._attach_report().id,
+                "report_preview": self._report_preview(),
             }
         )
         self._drop_work_tables()
@@ -314,7 +323,7 @@ class OutboundAccountImport(models.TransientModel):
              RETURNING r.line, r.reference, found.reason
             )
             INSERT INTO outbound_import_report (line, severity, reference, reason)
-            SELECT line, 'error', reference, reason FROM flagged
+            SELECT line, 'error', reference, 'line ' || line || ': ' || reason FROM flagged
             """,
             dict(params, list_id=self.list_id.id),
         )
@@ -420,7 +429,9 @@ class OutboundAccountImport(models.TransientModel):
         is zipped (nor indexed as text by ir.attachment): memory stays small whatever the number
         of reported rows.
         """
-        name = self.env._("Import report - %s", self.filename or self.list_id.name)
+        # "accounts.csv" gives "Import report - accounts.csv", not "… accounts.csv.csv".
+        source = Path(self.filename).stem if self.filename else self.list_id.name
+        name = self.env._("Import report - %s", source)
         with tempfile.TemporaryFile() as buffer:
             self._write_report(buffer)
             size = buffer.tell()
@@ -482,9 +493,26 @@ class OutboundAccountImport(models.TransientModel):
             attachment_ids=self.report_attachment_id.ids,
         )
 
+    def _report_preview(self):
+        """The first report lines, shown in the result dialog before anyone downloads it."""
+        self.env.cr.execute(
+            """
+            SELECT severity, reason FROM outbound_import_report
+             ORDER BY severity = 'warning', line, id LIMIT %s
+            """,
+            [PREVIEW_LINES + 1],
+        )
+        rows = self.env.cr.fetchall()
+        labels = {"error": self.env._("rejected"), "warning": self.env._("warning")}
+        lines = [f"{labels[severity]}: {reason}" for severity, reason in rows[:PREVIEW_LINES]]
+        if len(rows) > PREVIEW_LINES:
+            lines.append(self.env._("… and more in the report."))
+        return "\n".join(lines) or False
+
     def _reopen(self):
         return {
             "type": "ir.actions.act_window",
+            "name": self.env._("Import Result: %s", self.filename or self.list_id.name),
             "res_model": self._name,
             "res_id": self.id,
             "view_mode": "form",
