@@ -27,6 +27,7 @@ from . import (
     test_send_wizard,
     test_template,
     test_ui,
+    test_ui_live_progress,
     test_ui_outcomes,
     test_unsubscribe,
 )
