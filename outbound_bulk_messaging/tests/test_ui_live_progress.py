@@ -26,14 +26,14 @@ SUBSCRIBE_WAIT = 20  # seconds for the browser's websocket to subscribe
 
 
 class _DispatchingBrowser(ChromeBrowser):
-    """Odoo's test browser, handing each ``outbound-live:dispatch`` log line to ``requests``."""
+    """Odoo's test browser, handing each ``outbound-live:dispatch`` log line to ``orders``."""
 
-    requests = None  # a queue.Queue, set by the test
+    orders = None  # a queue.Queue, set by the test
 
     def _handle_console(self, type, args=None, stackTrace=None, **kw):  # pylint: disable=redefined-builtin
         message = args and args[0].get("value")
         if type == "log" and message == DISPATCH_LOG:
-            self.requests.put(message)
+            self.orders.put(message)
         return super()._handle_console(type, args=args, stackTrace=stackTrace, **kw)
 
 
@@ -49,21 +49,21 @@ class TestLiveProgressUi(WebsocketCase, SendingCase):
         cls.template.body = "Hi $ACCOUNT_NAME, ref $ACCOUNT_REFERENCE"
 
     def test_screens_follow_the_batches_without_reload(self):
-        requests = queue.Queue()
+        orders = queue.Queue()
         self.errors = []
         with self.fake_vonage() as fake:
             job = self._send("sms", batch_size=BATCH, batch_interval=1, batch_interval_unit="hours")
             self.assertEqual(self._states(job), {"queued": 10})
             worker = threading.Thread(
-                target=self._serve_dispatches, args=(job.id, requests), daemon=True
+                target=self._serve_dispatches, args=(job.id, orders), daemon=True
             )
             worker.start()
-            browser = type("Browser", (_DispatchingBrowser,), {"requests": requests})
+            browser = type("Browser", (_DispatchingBrowser,), {"orders": orders})
             try:
                 with patch("odoo.tests.common.ChromeBrowser", browser):
                     self.start_tour("/odoo", "outbound_live_progress_tour", login="ob_manager")
             finally:
-                requests.put(None)
+                orders.put(None)
                 worker.join(timeout=60)
         self.assertFalse(worker.is_alive())
         self.assertEqual(self.errors, [])
@@ -74,10 +74,10 @@ class TestLiveProgressUi(WebsocketCase, SendingCase):
 
     # ---- THE CRON, IN A THREAD
 
-    def _serve_dispatches(self, job_id, requests):
+    def _serve_dispatches(self, job_id, orders):
         """Send one more batch per request, as the cron would, then wake the websockets."""
         batches = 0
-        while requests.get() is not None:
+        while orders.get() is not None:
             batches += 1
             try:
                 self._dispatch_one_batch(job_id, BATCH * batches)
