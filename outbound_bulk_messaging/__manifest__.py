@@ -34,6 +34,7 @@
         "demo/outbound_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": ["outbound_bulk_messaging/static/src/**/*"],
         "web.assets_tests": ["outbound_bulk_messaging/static/tests/tours/*.js"],
     },
     "application": True,

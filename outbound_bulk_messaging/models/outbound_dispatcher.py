@@ -200,6 +200,7 @@ class OutboundDispatcher(models.AbstractModel):
         values = {"error_streak": result.streak} if result.streak != job.error_streak else {}
         if values or result.pause_reason:
             job._update_job(values=values, pause=result.pause_reason)
+        job._notify_progress()
 
     # ---- CLAIM
 

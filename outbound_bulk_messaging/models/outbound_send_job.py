@@ -53,6 +53,21 @@ EDITABLE_FIELDS = frozenset({"batch_size", "batch_interval", "batch_interval_uni
 INTERVAL_UNITS = [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days")]
 # A named placeholder of a translated text: %(name)s
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+USER_GROUP = "outbound_bulk_messaging.group_outbound_user"
+# Live progress on the bus: one channel per company, ``(res.company, PROGRESS_CHANNEL)``, which
+# ir.websocket subscribes the company's Outbound users to; the notification says which job and
+# how far it got, never what was sent to whom.
+PROGRESS_CHANNEL = "outbound.send.job"
+PROGRESS_NOTIFICATION = "outbound.send.job/progress"
+PROGRESS_FIELDS = (
+    "count_total",
+    "count_queued",
+    "count_sending",
+    "count_sent",
+    "count_failed",
+    "count_skipped",
+    "progress",
+)
 
 
 class OutboundSendJob(models.Model):
@@ -749,6 +764,9 @@ class OutboundSendJob(models.Model):
                 {"state": "done", "done_at": fields.Datetime.now(), "next_run_at": False}
             )
             self.message_post(body=self._get_done_summary(counts))
+            # The last batch's notification was read while the job still ran: say it is done,
+            # in this transaction (a retry of _update_job sends it again).
+            self._send_progress()
             return
         now = fields.Datetime.now()
         window, room = self._window_room(now)
@@ -842,6 +860,45 @@ class OutboundSendJob(models.Model):
         finally:
             if transport:
                 transport.close()
+
+    # ---- LIVE PROGRESS
+
+    @api.model
+    def _get_progress_bus_channels(self):
+        """The progress channels the current user listens to: those of their allowed companies,
+        for Outbound users (the jobs they may read once they switch to that company)."""
+        user = self.env.user
+        if not user._is_internal() or not user.has_group(USER_GROUP):
+            return []
+        return [(company, PROGRESS_CHANNEL) for company in user.company_ids]
+
+    def _get_progress_bus_channel(self):
+        self.ensure_one()
+        return (self.company_id, PROGRESS_CHANNEL)
+
+    def _get_progress_payload(self):
+        """Ids and counts only: the channel is read by every Outbound user of the company."""
+        self.ensure_one()
+        return {
+            "job_id": self.id,
+            "campaign_id": self.campaign_id.id,
+            **{name: self[name] for name in PROGRESS_FIELDS},
+        }
+
+    def _send_progress(self):
+        """Queue a progress notification per job; the bus row is written when the transaction
+        commits, and listeners are woken after it."""
+        self.invalidate_recordset(PROGRESS_FIELDS)
+        for job in self:
+            self.env["bus.bus"]._sendone(
+                job._get_progress_bus_channel(), PROGRESS_NOTIFICATION, job._get_progress_payload()
+            )
+
+    def _notify_progress(self):
+        """Tell the company's Outbound users how far the jobs got, after a batch was committed:
+        committed here at once, so the screens reloading on it read the batch's outcomes."""
+        self._send_progress()
+        commit(self.env.cr)
 
     # ---- SUMMARIES
 

@@ -15,6 +15,7 @@ from . import (
     test_hostile_input,
     test_import,
     test_inbound_sms,
+    test_live_progress,
     test_receipts,
     test_security,
     test_security_buttons,
@@ -27,6 +28,7 @@ from . import (
     test_send_wizard,
     test_template,
     test_ui,
+    test_ui_live_progress,
     test_ui_outcomes,
     test_unsubscribe,
 )

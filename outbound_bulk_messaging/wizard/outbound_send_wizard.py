@@ -413,6 +413,16 @@ class OutboundSendWizard(models.TransientModel):
         )
         return dict(zip(counts, self.env.cr.fetchone(), strict=True))
 
+    @api.model
+    def get_live_panel_counts(self, campaign_id, list_id=False):
+        """The panel's message counts of a campaign (or list), read again while its jobs send:
+        the wizard on screen updates these figures only, keeping what the user is typing."""
+        campaign = self.env["outbound.campaign"].browse(campaign_id)
+        outbound_list = self.env["outbound.list"].browse(list_id)
+        campaign.check_access("read")
+        outbound_list.check_access("read")
+        return self.new({"campaign_id": campaign.id, "list_id": outbound_list.id})._count_messages()
+
     def _get_blockers(self, channel):
         """Why the Send button of ``channel`` is disabled (empty: it can send)."""
         return get_channel(channel).blockers(self)
