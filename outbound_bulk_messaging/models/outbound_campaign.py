@@ -105,6 +105,7 @@ class OutboundCampaign(models.Model):
     )
     job_ids = fields.One2many("outbound.send.job", "campaign_id", string="Send Jobs")
     job_count = fields.Integer(compute="_compute_job_count")
+    reply_count = fields.Integer(compute="_compute_reply_count", string="Replies")
 
     @api.depends("sms_gateway_id")
     def _compute_sms_sender(self):
@@ -116,6 +117,11 @@ class OutboundCampaign(models.Model):
         counts = self._count_per_campaign("outbound.send.job", "campaign_id")
         for campaign in self:
             campaign.job_count = counts.get(campaign, 0)
+
+    def _compute_reply_count(self):
+        counts = self._count_per_campaign("outbound.inbound.sms", "campaign_id")
+        for campaign in self:
+            campaign.reply_count = counts.get(campaign, 0)
 
     def _compute_template_count(self):
         counts = self._count_per_campaign("outbound.template", "campaign_id")
@@ -216,6 +222,23 @@ class OutboundCampaign(models.Model):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "outbound_bulk_messaging.outbound_send_job_action"
+        )
+        action["domain"] = [("campaign_id", "=", self.id)]
+        return action
+
+    def action_view_analysis(self):
+        """Messages Analysis (graph, pivot) of this campaign's messages."""
+        self.ensure_one()
+        return self.env["outbound.message"]._get_analysis_action(
+            [("campaign_id", "=", self.id)],
+            name=self.env._("Messages Analysis: %s", self.name),
+        )
+
+    def action_view_replies(self):
+        """The texts that came back for this campaign (replies, STOP, opt-ins)."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "outbound_bulk_messaging.outbound_inbound_sms_action"
         )
         action["domain"] = [("campaign_id", "=", self.id)]
         return action

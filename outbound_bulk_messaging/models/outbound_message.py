@@ -1,7 +1,11 @@
 import logging
+from datetime import datetime, timedelta
+
+import pytz
 
 from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.exceptions import UserError
+from odoo.osv import expression
 from odoo.tools import SQL
 
 from ..channels import channel_selection
@@ -33,6 +37,31 @@ OUTCOME_COUNTS = {
     "count_bounced": SQL("count(*) FILTER (WHERE delivery_status = 'bounced')"),
     "count_replied": SQL("count(*) FILTER (WHERE replied_at IS NOT NULL)"),
 }
+
+# Measures of the analysis views (graph, pivot): 1 or 0 per message, as SQL conditions over the
+# columns that say it. Not stored: the dispatcher writes states with raw UPDATEs that would leave
+# a stored copy stale, and summing a condition costs what summing a column would.
+MEASURES = {
+    "is_sent": lambda column: SQL("%s = 'sent'", column("state")),
+    "is_failed": lambda column: SQL("%s = 'failed'", column("state")),
+    "is_delivered": lambda column: SQL("%s = 'delivered'", column("delivery_status")),
+    "is_undelivered": lambda column: SQL(
+        "%s = ANY(%s)", column("delivery_status"), list(delivery.FAILURES)
+    ),
+    "is_bounced": lambda column: SQL("%s = 'bounced'", column("delivery_status")),
+    "is_replied": lambda column: SQL("%s IS NOT NULL", column("replied_at")),
+}
+
+# The hour of an event, for the analysis views to group by: Odoo's web client groups a date
+# field by the day at the finest, so each hour is a text ("2026-11-27 09:00", in the user's time
+# zone) computed in SQL like the measures. hour field -> the datetime it is the hour of.
+HOURS = {
+    "tried_hour": "claimed_at",
+    "sent_hour": "sent_at",
+    "delivered_hour": "delivered_at",
+    "replied_hour": "replied_at",
+}
+HOUR_FORMAT = "%Y-%m-%d %H:00"
 
 MESSAGE_STATES = [
     ("queued", "Queued"),
@@ -116,6 +145,23 @@ class OutboundMessage(models.Model):
     claimed_at = fields.Datetime(
         readonly=True, help="When a dispatcher claimed it: the pace counts claims per window."
     )
+    # The analysis views' measures (MEASURES): summed in SQL, see _field_to_sql.
+    is_sent = fields.Integer(string="Sent", compute="_compute_measures", aggregator="sum")
+    is_failed = fields.Integer(string="Failed", compute="_compute_measures", aggregator="sum")
+    is_delivered = fields.Integer(string="Delivered", compute="_compute_measures", aggregator="sum")
+    is_undelivered = fields.Integer(
+        string="Undelivered",
+        compute="_compute_measures",
+        aggregator="sum",
+        help="Texts the carrier did not deliver: undelivered, expired or rejected.",
+    )
+    is_bounced = fields.Integer(string="Bounced", compute="_compute_measures", aggregator="sum")
+    is_replied = fields.Integer(string="Replies", compute="_compute_measures", aggregator="sum")
+    # Their hours (HOURS): grouped in SQL, see _field_to_sql. Tried: when claimed, sent or failed.
+    tried_hour = fields.Char(compute="_compute_hours", search="_search_tried_hour")
+    sent_hour = fields.Char(compute="_compute_hours", search="_search_sent_hour")
+    delivered_hour = fields.Char(compute="_compute_hours", search="_search_delivered_hour")
+    replied_hour = fields.Char(compute="_compute_hours", search="_search_replied_hour")
 
     def init(self):
         cr, table = self.env.cr, self._table
@@ -157,12 +203,86 @@ class OutboundMessage(models.Model):
             cr, "outbound_message_sending_idx", table, ["batch_id"], where="state = 'sending'"
         )
 
+    @api.depends("state", "delivery_status", "replied_at")
+    def _compute_measures(self):
+        for message in self:
+            message.update(
+                {
+                    "is_sent": int(message.state == "sent"),
+                    "is_failed": int(message.state == "failed"),
+                    "is_delivered": int(message.delivery_status == "delivered"),
+                    "is_undelivered": int(delivery.is_failure(message.delivery_status)),
+                    "is_bounced": int(message.delivery_status == "bounced"),
+                    "is_replied": int(bool(message.replied_at)),
+                }
+            )
+
+    @api.depends(*HOURS.values())
+    @api.depends_context("tz")
+    def _compute_hours(self):
+        tz = pytz.timezone(self._get_analysis_tz())
+        for message in self:
+            for hour_field, column in HOURS.items():
+                moment = message[column]
+                message[hour_field] = moment and (
+                    pytz.utc.localize(moment).astimezone(tz).strftime(HOUR_FORMAT)
+                )
+
+    def _search_tried_hour(self, operator, value):
+        return self._search_hour("claimed_at", operator, value)
+
+    def _search_sent_hour(self, operator, value):
+        return self._search_hour("sent_at", operator, value)
+
+    def _search_delivered_hour(self, operator, value):
+        return self._search_hour("delivered_at", operator, value)
+
+    def _search_replied_hour(self, operator, value):
+        return self._search_hour("replied_at", operator, value)
+
+    def _search_hour(self, column, operator, value):
+        """The messages of an hour (or hours) as the views group them: a chart's bar clicked."""
+        if operator not in ("=", "in"):
+            raise UserError(self.env._("An hour can only be searched by its value."))
+        tz = pytz.timezone(self._get_analysis_tz())
+        domains = []
+        for hour in [value] if operator == "=" else value:
+            if not hour:
+                domains.append([(column, "=", False)])
+                continue
+            start = tz.localize(datetime.strptime(hour, HOUR_FORMAT)).astimezone(pytz.utc)
+            start = start.replace(tzinfo=None)
+            domains.append([(column, ">=", start), (column, "<", start + timedelta(hours=1))])
+        return expression.OR(domains) if domains else expression.FALSE_DOMAIN
+
+    @api.model
+    def _get_analysis_tz(self):
+        tz = self.env.context.get("tz") or self.env.user.tz
+        return tz if tz in pytz.all_timezones_set else "UTC"
+
     @api.depends("address", "job_id")
     def _compute_display_name(self):
         for message in self:
             message.display_name = (
                 f"{message.job_id.name} → {message.address or message.account_reference}"
             )
+
+    def _field_to_sql(self, alias, fname, query=None, flush=True):
+        """The measures as ``CASE`` expressions and the hours as ``to_char`` of their columns:
+        read_group (graph, pivot) sums and groups them, and the columns are flushed and
+        access-checked as for any field."""
+        to_sql = super()._field_to_sql
+        measure = MEASURES.get(fname)
+        if measure:
+            condition = measure(lambda name: to_sql(alias, name, query, flush))
+            return SQL("(CASE WHEN %s THEN 1 ELSE 0 END)", condition)
+        if fname in HOURS:
+            return SQL(
+                "to_char(timezone(%s, timezone('UTC', %s)), 'YYYY-MM-DD HH24:00')",
+                self._get_analysis_tz(),
+                to_sql(alias, HOURS[fname], query, flush),
+            )
+        return to_sql(alias, fname, query, flush)
 
     # ---- ACTIONS
 
@@ -177,6 +297,16 @@ class OutboundMessage(models.Model):
         for job, messages in failed.grouped("job_id").items():
             job._requeued(messages)
         return True
+
+    @api.model
+    def _get_analysis_action(self, domain, name=None, hourly=False):
+        """Messages Analysis (per day) or Messages per Hour, on the messages of ``domain``."""
+        xml_id = "outbound_message_action_hourly" if hourly else "outbound_message_action_analysis"
+        action = self.env["ir.actions.act_window"]._for_xml_id(f"outbound_bulk_messaging.{xml_id}")
+        action["domain"] = domain
+        if name:
+            action.update(name=name, display_name=name)  # the breadcrumb shows display_name
+        return action
 
     # ---- DELIVERY RECEIPTS
 

@@ -7,8 +7,7 @@ import psycopg2.errors
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL
-from odoo.tools.misc import formatLang
+from odoo.tools import SQL, formatLang
 
 from ..channels import TransportBusy, channel_selection, get_channel
 from ..engine import pacing, send_hours
@@ -125,6 +124,12 @@ class OutboundSendJob(models.Model):
     batch_size = fields.Integer(string="How Many?", required=True, default=500)
     batch_interval = fields.Integer(string="How Often?", required=True, default=1)
     batch_interval_unit = fields.Selection(INTERVAL_UNITS, default="minutes", required=True)
+    pace_display = fields.Char(
+        string="Pace Asked",
+        compute="_compute_pace",
+        help="The pace asked, as the sending curve (per hour) can be compared with it.",
+    )
+    pace_per_hour = fields.Float(string="Asked per Hour", compute="_compute_pace", digits=(16, 1))
     state = fields.Selection(
         JOB_STATES, default="scheduled", required=True, readonly=True, tracking=True
     )
@@ -205,6 +210,39 @@ class OutboundSendJob(models.Model):
             values["progress"] = 100.0 * finished / to_send if to_send else 100.0
             values.update(outcomes.get(job.id, dict.fromkeys(OUTCOME_COUNTS, 0)))
             job.update(values)
+
+    @api.depends("batch_size", "batch_interval", "batch_interval_unit")
+    def _compute_pace(self):
+        for job in self:
+            if job.batch_size < 1 or job.batch_interval < 1 or not job.batch_interval_unit:
+                job.update({"pace_display": False, "pace_per_hour": 0.0})
+                continue
+            per_hour = job.batch_size * 3600 / job._get_interval().total_seconds()
+            pace = self.env._(
+                "%(size)s per %(interval)s", size=job.batch_size, interval=job._get_pace_text()
+            )
+            if job._get_interval() != timedelta(hours=1):
+                pace = self.env._(
+                    "%(pace)s (%(per_hour)s per hour)",
+                    pace=pace,
+                    per_hour=formatLang(self.env, per_hour, digits=0 if per_hour >= 10 else 1),
+                )
+            job.update({"pace_display": pace, "pace_per_hour": per_hour})
+
+    def _get_pace_text(self):
+        """The pace's interval as a sentence says it: "minute", "5 minutes"."""
+        if self.batch_interval == 1:
+            return {
+                "minutes": self.env._("minute"),
+                "hours": self.env._("hour"),
+                "days": self.env._("day"),
+            }[self.batch_interval_unit]
+        units = {
+            "minutes": self.env._("minutes"),
+            "hours": self.env._("hours"),
+            "days": self.env._("days"),
+        }
+        return f"{self.batch_interval} {units[self.batch_interval_unit]}"
 
     def _compute_preview(self):
         """The job's own text rendered for its first recipient: what a reviewer approves."""
@@ -374,6 +412,18 @@ class OutboundSendJob(models.Model):
         action["domain"] = [("job_id", "=", self.id)]
         action["context"] = {"search_default_group_by_state": 1}
         return action
+
+    def action_view_sending_curve(self):
+        """The job's messages per hour they were tried (line chart, one line per state), named
+        with the pace asked to compare them with."""
+        self.ensure_one()
+        return self.env["outbound.message"]._get_analysis_action(
+            [("job_id", "=", self.id)],
+            name=self.env._(
+                "Sending Curve of %(job)s (asked: %(pace)s)", job=self.name, pace=self.pace_display
+            ),
+            hourly=True,
+        )
 
     def action_retry_failed(self):
         """Requeue every failed message of the job ("Retry failed")."""

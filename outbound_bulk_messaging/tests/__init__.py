@@ -1,6 +1,7 @@
 from . import (
     test_account,
     test_account_status,
+    test_analysis,
     test_approval,
     test_channels,
     test_concurrency,
@@ -28,6 +29,7 @@ from . import (
     test_send_wizard,
     test_template,
     test_ui,
+    test_ui_analysis,
     test_ui_live_progress,
     test_ui_outcomes,
     test_unsubscribe,

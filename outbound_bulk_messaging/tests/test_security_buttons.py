@@ -222,11 +222,13 @@ class TestButtonsPerGroup(MatrixCase):
             (self.campaign, "action_view_accounts", "outbound.account"),
             (self.campaign, "action_edit_templates", "outbound.template"),
             (self.campaign, "action_view_jobs", "outbound.send.job"),
+            (self.campaign, "action_view_analysis", "outbound.message"),
             (self.campaign, "action_open_send_wizard", "outbound.send.wizard"),
             (self.list_active, "action_view_accounts", "outbound.account"),
             (self.list_active, "action_import_accounts", "outbound.account.import"),
             (self.list_active, "action_open_send_wizard", "outbound.send.wizard"),
             (self.job, "action_view_messages", "outbound.message"),
+            (self.job, "action_view_sending_curve", "outbound.message"),
         )
         for subject in SUBJECTS:
             for record, method, model in calls:
