@@ -1,12 +1,15 @@
 """Cost before sending: fast segment counts, destination countries, placeholders-only rendering,
 the tally of a send and the sender rules by country."""
 
+from datetime import datetime
+
 import phonenumbers
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from outbound_bulk_messaging.engine import senders
 from outbound_bulk_messaging.engine.addresses import normalise_phone, number_region
+from outbound_bulk_messaging.engine.caps import period_start
 from outbound_bulk_messaging.engine.errors import SegmentLimitError, SmsEncodingError
 from outbound_bulk_messaging.engine.render import compile_template, make_context
 from outbound_bulk_messaging.engine.sms import (
@@ -185,3 +188,22 @@ def test_alphanumeric_senders(sender, alphanumeric):
 def test_refusing_regions():
     assert senders.refusing_regions("ACME", {"GB", "US", "CA", None}) == ["CA", "US"]
     assert senders.refusing_regions("+447700900999", {"US"}) == []
+
+
+@pytest.mark.parametrize(
+    ("period", "now", "start"),
+    [
+        ("day", datetime(2026, 12, 1, 23, 59), datetime(2026, 12, 1)),
+        ("week", datetime(2026, 12, 6, 12, 0), datetime(2026, 11, 30)),  # a Sunday
+        ("week", datetime(2026, 11, 30, 0, 0), datetime(2026, 11, 30)),  # a Monday
+        ("month", datetime(2026, 12, 31, 18, 0), datetime(2026, 12, 1)),
+        ("month", datetime(2027, 1, 1, 0, 0, 1), datetime(2027, 1, 1)),
+    ],
+)
+def test_cap_period_start(period, now, start):
+    assert period_start(period, now) == start
+
+
+def test_cap_period_unknown():
+    with pytest.raises(ValueError, match="unknown cap period"):
+        period_start("year", datetime(2026, 1, 1))

@@ -8,5 +8,8 @@ from . import (
     outbound_message,
     outbound_send_job,
     outbound_sms_gateway,
+    outbound_sms_price,
     outbound_template,
+    res_company,
+    res_config_settings,
 )

@@ -124,6 +124,14 @@ class OutboundMessage(models.Model):
             ["template_id", "channel", "address", "sent_at"],
             where="state IN ('queued', 'sending', 'sent')",
         )
+        # Frequency cap: what one address got on a channel from any campaign of the company.
+        tools.create_index(
+            cr,
+            "outbound_message_cap_idx",
+            table,
+            ["address", "channel", "company_id", "sent_at"],
+            where="state IN ('queued', 'sending', 'sent')",
+        )
         # Crash recovery looks only at messages left in 'sending'.
         tools.create_index(
             cr, "outbound_message_sending_idx", table, ["batch_id"], where="state = 'sending'"

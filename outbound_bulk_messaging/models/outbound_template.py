@@ -151,10 +151,14 @@ class OutboundTemplate(models.Model):
 
     # ---- RENDERING
 
-    def _compile(self):
-        """Compile subject and body once; the result renders any number of accounts."""
+    def _compile(self, columns=None):
+        """Compile subject and body once; the result renders any number of accounts.
+
+        :param columns: the imported columns the accounts have (default: every column of the
+            template's campaign, or of the company's lists for a shared template)
+        """
         self.ensure_one()
-        columns = self._get_known_columns()
+        columns = self._get_known_columns() if columns is None else columns
         html = self.body_type == "html"
         return {
             "subject": render.compile_template(
