@@ -129,14 +129,18 @@ class OutboundSendJob(models.Model):
     )
     done_at = fields.Datetime(readonly=True)
     currency_id = fields.Many2one(related="company_id.currency_id")
-    sms_cost_estimate = fields.Monetary(
+    # Floats, not Monetary: a segment costs fractions of a cent, a total rounded to cents would
+    # no longer be the sum of the provider's prices.
+    sms_cost_estimate = fields.Float(
         string="Estimated SMS Cost",
+        digits=(16, 5),
         readonly=True,
         help="What the send screen estimated before sending: each account's own text in "
         "segments, times the gateway's price per segment in its country.",
     )
-    sms_cost = fields.Monetary(
+    sms_cost = fields.Float(
         string="SMS Cost",
+        digits=(16, 5),
         compute="_compute_sms_cost",
         help="The sum of the prices the provider reported for the texts it accepted.",
     )

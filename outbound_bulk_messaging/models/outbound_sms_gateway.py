@@ -257,7 +257,8 @@ class OutboundSmsGateway(models.Model):
 
     def _countries(self):
         """ISO codes of the countries of the accounts' numbers in this gateway's campaigns."""
-        self.env["outbound.account"].flush_model(["sms_number_e164"])
+        for model in ("outbound.account", "outbound.list", "outbound.campaign"):
+            self.env[model].flush_model()
         self.env.cr.execute(
             """
             SELECT DISTINCT a.sms_number_e164 FROM outbound_account a

@@ -17,6 +17,7 @@ from . import (
     test_security_rights,
     test_security_rpc,
     test_security_secrets,
+    test_send_cost,
     test_send_wizard,
     test_template,
     test_ui,

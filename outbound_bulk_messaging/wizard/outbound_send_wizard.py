@@ -99,9 +99,9 @@ class OutboundSendWizard(models.TransientModel):
         "invalid number, blacklist, duplicates, resend window, frequency cap).",
     )
     sms_currency_id = fields.Many2one(related="campaign_id.company_id.currency_id")
-    sms_cost_estimate = fields.Monetary(
+    sms_cost_estimate = fields.Float(
         string="Estimated SMS Cost",
-        currency_field="sms_currency_id",
+        digits=(16, 5),
         compute="_compute_sms_estimate",
         help="Each account's own text counted in segments, times the gateway's price per "
         "segment in the country of its number. Countries without a price are listed apart.",
