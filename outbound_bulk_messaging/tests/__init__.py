@@ -8,6 +8,7 @@ from . import (
     test_dispatch_sms,
     test_dispatch_twilio,
     test_error_streak,
+    test_frequency_cap,
     test_hostile_input,
     test_import,
     test_receipts,
