@@ -29,6 +29,8 @@ MATRIX = {
     "outbound.send.job": {"internal": "", "user": "r", "manager": "rw", "admin": "rwu"},
     "outbound.message": {"internal": "", "user": "r", "manager": "r", "admin": "ru"},
     "outbound.sms.gateway": {"internal": "", "user": "r", "manager": "r", "admin": "rwcu"},
+    # Prices belong to gateways: administrators set them, everyone sees the estimate's basis.
+    "outbound.sms.price": {"internal": "", "user": "r", "manager": "r", "admin": "rwcu"},
     # Users may open the send screen to look at the panel; its Send buttons refuse them.
     "outbound.send.wizard": {"internal": "", "user": "rwc", "manager": "rwc", "admin": "rwc"},
 }
@@ -71,6 +73,14 @@ class TestAccessMatrix(MatrixCase):
             },
             "outbound.message": {"job_id": self.job.id, "channel": "email", "address": "x@y.z"},
             "outbound.sms.gateway": {"name": "Matrix gateway 2", "api_key": "k2"},
+            "outbound.sms.price": {
+                "gateway_id": self.gateway.id,
+                # One price per gateway and country: a new country for every record.
+                "country_id": self.env["res.country"]
+                .search([], order="id", limit=1, offset=next(self._serial) % 200)
+                .id,
+                "price": 0.04,
+            },
             "outbound.send.wizard": {"campaign_id": campaign.id, "template_id": template.id},
         }[model]
 
@@ -86,6 +96,7 @@ class TestAccessMatrix(MatrixCase):
         "outbound.send.job": ("batch_size", 7),
         "outbound.message": ("failure_reason", "rewritten"),
         "outbound.sms.gateway": ("default_sender", "OTHER"),
+        "outbound.sms.price": ("price", 0.05),
         "outbound.send.wizard": ("batch_size", 7),
     }
 
@@ -162,8 +173,14 @@ class TestAccessMatrix(MatrixCase):
             [("module", "=", "outbound_bulk_messaging"), ("model", "=", "ir.model")]
         )
         models = self.env["ir.model"].browse(data.mapped("res_id"))
-        # Abstract models (the dispatcher) have no table, no records and so no access rights.
-        concrete = {model for model in models.mapped("model") if not self.env[model]._abstract}
+        # Abstract models (the dispatcher) have no table, no records and so no access rights;
+        # models the addon only extends (res.company) keep their own rights.
+        concrete = {
+            model
+            for model in models.mapped("model")
+            if not self.env[model]._abstract
+            and self.env[model]._original_module == "outbound_bulk_messaging"
+        }
         self.assertEqual(concrete, set(MATRIX))
 
     def test_campaign(self):
@@ -195,6 +212,9 @@ class TestAccessMatrix(MatrixCase):
 
     def test_sms_gateway(self):
         self._check_model("outbound.sms.gateway")
+
+    def test_sms_price(self):
+        self._check_model("outbound.sms.price")
 
     def test_send_wizard(self):
         self._check_model("outbound.send.wizard")
