@@ -207,3 +207,27 @@ def test_cap_period_start(period, now, start):
 def test_cap_period_unknown():
     with pytest.raises(ValueError, match="unknown cap period"):
         period_start("year", datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        {"ACCOUNT_NAME"},
+        {"ACCOUNT_AMOUNT", "ACCOUNT_NAME", "LIST_NAME", "CAMPAIGN_NAME"},
+        {"ACCOUNT_DUE_DATE", "ACCOUNT_STATUS", "ACCOUNT_SMS_NUMBER", "ACCOUNT_EMAIL"},
+        {"ACCOUNT_MISSING"},
+    ],
+)
+def test_placeholder_context_is_the_full_context_cut_down(names):
+    account = {
+        "reference": "R1",
+        "name": None,
+        "email": "a@b.c",
+        "sms_number": "+33612345678",
+        "status": "Unused",
+        # Two columns with one key (the last wins) and one named like a standard placeholder.
+        "data": {"amount": 1.5, "Amount": "2.50", "due date": "2026-12-31", "name": "Column"},
+    }
+    full = make_context(account, list_name="L", campaign_name=None)
+    cut = make_context(account, list_name="L", campaign_name=None, names=frozenset(names))
+    assert cut == {name: full[name] for name in names if name in full}

@@ -294,10 +294,7 @@ def _region_of(country_code, regions, national):
             continue
         if patterns.is_region_of(national):
             return region
-        if (
-            patterns.leading_digits is None
-            and patterns.number_type(national) != PhoneNumberType.UNKNOWN
-        ):
+        if patterns.leading_digits is None and patterns.is_valid(national):
             return region
     return None
 
@@ -368,6 +365,16 @@ class _TypePatterns:
 
     def is_region_of(self, national):
         return self.leading_digits is not None and self.leading_digits.match(national) is not None
+
+    def is_valid(self, national):
+        """``number_type(national) != UNKNOWN``, testing first what most numbers are."""
+        if not _matches(national, self.general):
+            return False
+        if not self.same_mobile_and_fixed_line and _matches(national, self.mobile):
+            return True
+        if _matches(national, self.fixed_line):
+            return True
+        return any(_matches(national, description) for _type, description in self.special)
 
     def number_type(self, national):
         if not _matches(national, self.general):

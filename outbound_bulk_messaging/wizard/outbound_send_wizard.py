@@ -600,11 +600,14 @@ class OutboundSendWizard(models.TransientModel):
         accounts = self.env["outbound.account"]
         labels = accounts._get_status_labels()
         campaign_name = self.campaign_id.name or ""
+        # A placeholders-only template needs its placeholders only (render.make_context).
+        names = frozenset(compiled.placeholders) if compiled.placeholders_only else None
         for row in rows:
             context = render.make_context(
                 accounts._row_render_values(row, labels),
                 list_name=row["list_name"],
                 campaign_name=campaign_name,
+                names=names,
             )
             yield row["address"], context
 
