@@ -461,7 +461,7 @@ class OutboundSendWizard(models.TransientModel):
                       FROM outbound_message m
                       JOIN outbound_account a ON a.id = m.account_id
                       JOIN outbound_list l ON l.id = a.list_id
-                     WHERE %(where)s AND %(scope)s
+                     WHERE %(where)s AND m.state IN ('sent', 'failed') AND %(scope)s
                      GROUP BY m.channel, m.account_id
                 ),
                 messages AS (
