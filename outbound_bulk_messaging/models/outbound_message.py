@@ -124,13 +124,21 @@ class OutboundMessage(models.Model):
             ["template_id", "channel", "address", "sent_at"],
             where="state IN ('queued', 'sending', 'sent')",
         )
-        # Frequency cap: what one address got on a channel from any campaign of the company.
+        # Frequency cap: the company's messages on a channel sent since the period's start, and
+        # those still to be sent (a small set once jobs are done).
         tools.create_index(
             cr,
-            "outbound_message_cap_idx",
+            "outbound_message_cap_sent_idx",
             table,
-            ["address", "channel", "company_id", "sent_at"],
-            where="state IN ('queued', 'sending', 'sent')",
+            ["company_id", "channel", "sent_at"],
+            where="state = 'sent'",
+        )
+        tools.create_index(
+            cr,
+            "outbound_message_cap_pending_idx",
+            table,
+            ["company_id", "channel"],
+            where="state IN ('queued', 'sending')",
         )
         # Crash recovery looks only at messages left in 'sending'.
         tools.create_index(

@@ -492,37 +492,46 @@ class OutboundSendJob(models.Model):
     def _rule_frequency_cap(self):
         """Skip an address that already got the company's cap of messages on this channel in
         the current period, from any campaign. What other jobs still have queued counts too:
-        two campaigns sent the same day must not both pass under the cap."""
+        two campaigns sent the same day must not both pass under the cap.
+
+        The capped addresses are aggregated once (PostgreSQL hashes the uncorrelated ``IN``),
+        not counted row by row: a job of 100 000 recipients pays one scan of the period's
+        messages, through the two partial indexes of ``outbound.message``.
+        """
         company = self.company_id
         cap = company.outbound_cap_count
         if cap <= 0:
             return None
-        start = caps.period_start(company.outbound_cap_period, fields.Datetime.now())
-        received = SQL(
+        capped = SQL(
             """
-            SELECT count(*) FROM outbound_message m
-             WHERE m.address = r.address AND m.channel = %(channel)s
-               AND m.company_id = %(company)s AND m.job_id != %(job)s
-               AND m.state IN ('queued', 'sending', 'sent')
-               AND (m.state != 'sent' OR m.sent_at >= %(start)s)
+            SELECT x.address FROM (
+                SELECT m.address FROM outbound_message m
+                 WHERE m.company_id = %(company)s AND m.channel = %(channel)s
+                   AND m.state = 'sent' AND m.sent_at >= %(start)s AND m.job_id != %(job)s
+                UNION ALL
+                SELECT m.address FROM outbound_message m
+                 WHERE m.company_id = %(company)s AND m.channel = %(channel)s
+                   AND m.state IN ('queued', 'sending') AND m.job_id != %(job)s
+            ) AS x
+             GROUP BY x.address HAVING count(*) >= %(cap)s
             """,
-            channel=self.channel,
             company=company.id,
+            channel=self.channel,
+            start=caps.period_start(company.outbound_cap_period, fields.Datetime.now()),
             job=self._sql_id(),
-            start=start,
+            cap=cap,
         )
         periods = dict(company._fields["outbound_cap_period"]._description_selection(self.env))
         reason = _sql_text(
             self.env._(
-                "frequency cap: %(address)s already has %(count)s message(s) on this channel "
-                "sent or queued this %(period)s (cap: %(cap)s)"
+                "frequency cap: %(address)s already has %(cap)s message(s) on this channel, "
+                "sent this %(period)s or queued"
             ),
             address=SQL("r.address"),
-            count=SQL("(%s)", received),
-            period=SQL("%s", periods[company.outbound_cap_period].lower()),
             cap=SQL("%s::text", cap),
+            period=SQL("%s", periods[company.outbound_cap_period].lower()),
         )
-        return SQL("(%s) >= %s", received, cap), reason
+        return SQL("r.address IN (%s)", capped), reason
 
     # ---- SCHEDULING
 
