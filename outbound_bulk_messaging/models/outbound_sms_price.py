@@ -39,7 +39,9 @@ class OutboundSmsPrice(models.Model):
 
     @api.model
     def _get_prices(self, gateway):
-        """{ISO country code: price per segment} of ``gateway``, read in SQL."""
+        """{ISO country code: price per segment} of ``gateway`` (none without one), in SQL."""
+        if not gateway:
+            return {}
         self.flush_model()
         self.env.cr.execute(
             """

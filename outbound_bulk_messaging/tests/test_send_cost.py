@@ -108,6 +108,13 @@ class TestSendCost(SendingCase):
         self.assertEqual(wizard.count_sendable_sms, 6)
         self.assertEqual(float_compare(wizard.sms_cost_estimate, 1 * 0.04, 6), 0)
 
+    def test_without_a_gateway_segments_are_counted_and_nothing_priced(self):
+        self.campaign.sms_gateway_id = False
+        wizard = self._cost_wizard()
+        self.assertEqual((wizard.sms_segments, wizard.sms_cost_estimate), (8, 0.0))
+        self.assertFalse(wizard.sms_unpriced_countries)
+        self.assertIn("no SMS gateway", wizard.sms_blockers)
+
     def test_jinja_template_is_rendered_for_the_estimate(self):
         self._prices(self.gateway_for_tests(), **{"base.uk": 0.1, "base.fr": 0.2})
         self.sms_template.body = "{% if ACCOUNT_NAME == 'Bob' %}{{ ACCOUNT_NOTE }}{% endif %}Hi"

@@ -565,7 +565,10 @@ class OutboundSendWizard(models.TransientModel):
         values.update(
             sms_cost_estimate=cost,
             sms_segments=sum(result.segments.values()),
-            sms_unpriced_countries=self._describe_regions(unpriced, result.accounts),
+            # Without a gateway Send SMS is blocked for that reason, not for missing prices.
+            sms_unpriced_countries=self._describe_regions(unpriced, result.accounts)
+            if gateway
+            else False,
             count_sms_over_limit=result.over_limit,
             sms_text_problems=result.first_error
             and self.env._(
