@@ -53,4 +53,5 @@ bench:
 	$(PYTHON) bench/bench_render.py
 	$(PYTHON) bench/bench_import.py
 	$(PYTHON) bench/bench_wizard.py
+	$(PYTHON) bench/bench_cost.py
 	$(PYTHON) bench/bench_send.py

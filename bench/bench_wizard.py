@@ -34,9 +34,10 @@ COUNT_FIELDS = (
     "count_accounts",
     "count_with_email",
     "count_with_sms",
-    "count_awaiting",
-    "count_sent",
-    "count_failed",
+    "count_email_awaiting",
+    "count_email_sent",
+    "count_email_failed",
+    "count_sendable_email",
 )
 
 
@@ -207,7 +208,7 @@ def report(args, results):
                 f"{panel['open'] * 1000:.0f}",
                 f"{panel['queries'] * 1000:.0f}",
                 f"{panel['counts']['count_accounts']:,}",
-                f"{panel['counts']['count_awaiting']:,}",
+                f"{panel['counts']['count_email_awaiting']:,}",
             ]
             for panel in results["panels"]
         ],

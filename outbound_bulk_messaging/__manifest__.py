@@ -21,6 +21,7 @@
         "views/outbound_import_profile_views.xml",
         "views/outbound_template_views.xml",
         "views/outbound_sms_gateway_views.xml",
+        "views/outbound_sms_price_views.xml",
         "views/outbound_send_job_views.xml",
         "views/outbound_message_views.xml",
         "views/outbound_inbound_sms_views.xml",
@@ -29,6 +30,7 @@
         "wizard/outbound_send_job_reject_views.xml",
         "wizard/outbound_account_import_views.xml",
         "views/outbound_menus.xml",
+        "views/res_config_settings_views.xml",
     ],
     "demo": [
         "demo/outbound_demo.xml",

@@ -572,3 +572,32 @@ def test_fake_vonage_process_logs_requests_and_stops_on_sigterm(tmp_path):
     record = json.loads(line)
     assert (record["client_ref"], record["to"], record["auth"]) == ("4242", "447700900000", "basic")
     assert (record["callback"], record["status_report_req"]) == (RECEIPT_URL, "1")
+
+
+# ---- PRICES (Account API, through vonage_account)
+
+
+def test_country_prices_one_request_per_country(fake, gateway):
+    prices = gateway.country_prices(["GB", "FR", "DE"])
+    assert prices == {"GB": (0.0333, "EUR"), "FR": (0.0745, "EUR")}  # no price for DE
+    assert [(r["path"], r["form"], r["auth"]) for r in fake.requests] == [
+        ("/account/get-pricing/outbound/sms", {"country": code}, "basic")
+        for code in ("GB", "FR", "DE")
+    ]
+
+
+def test_all_country_prices_in_one_request(fake, gateway):
+    assert gateway.country_prices() == {
+        "FR": (0.0745, "EUR"),
+        "GB": (0.0333, "EUR"),
+        "US": (0.0081, "EUR"),
+    }
+    assert [r["path"] for r in fake.requests] == ["/account/get-full-pricing/outbound/sms"]
+
+
+def test_country_prices_with_bad_credentials(fake):
+    with (
+        connect(fake, api_secret="wrong") as gateway,
+        pytest.raises(errors.AccountError, match="401"),
+    ):
+        gateway.country_prices(["GB"])

@@ -266,6 +266,39 @@ def _invalid_number_error(number, shown):
     return template.format(shown, country)
 
 
+def number_region(e164):
+    """ISO region of a valid E.164 number (``"+33612345678"`` -> ``"FR"``), as
+    ``phonenumbers.region_code_for_number`` says, without parsing it; ``None`` when unknown.
+
+    Country calling codes are prefix-free, so the first 1 to 3 digits name the code; only a code
+    shared by several regions (+1, +44, +7 ...) needs the national number's patterns.
+    """
+    digits = (e164 or "").removeprefix("+")
+    for length in (1, 2, 3):
+        if not digits[:length].isdigit():
+            return None
+        country_code = int(digits[:length])
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+        if regions:
+            return _region_of(country_code, regions, digits[length:])
+    return None
+
+
+def _region_of(country_code, regions, national):
+    if len(regions) == 1:
+        region = regions[0]
+        return None if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY else region
+    for region in regions:
+        patterns = _type_patterns(country_code, region)
+        if patterns is None:
+            continue
+        if patterns.is_region_of(national):
+            return region
+        if patterns.leading_digits is None and patterns.is_valid(national):
+            return region
+    return None
+
+
 def _main_region(country_code):
     """Name the country of an invalid number: the first of those sharing its code (GB for +44)."""
     region = phonenumbers.region_code_for_country_code(country_code)
@@ -332,6 +365,16 @@ class _TypePatterns:
 
     def is_region_of(self, national):
         return self.leading_digits is not None and self.leading_digits.match(national) is not None
+
+    def is_valid(self, national):
+        """``number_type(national) != UNKNOWN``, testing first what most numbers are."""
+        if not _matches(national, self.general):
+            return False
+        if not self.same_mobile_and_fixed_line and _matches(national, self.mobile):
+            return True
+        if _matches(national, self.fixed_line):
+            return True
+        return any(_matches(national, description) for _type, description in self.special)
 
     def number_type(self, national):
         if not _matches(national, self.general):

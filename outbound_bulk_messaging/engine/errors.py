@@ -73,6 +73,10 @@ class SmsEncodingError(TemplateError):
     """A text cannot be sent as SMS (forbidden character, too many segments)."""
 
 
+class SegmentLimitError(SmsEncodingError):
+    """The text is sendable but needs more segments than the template allows."""
+
+
 # ---- GATEWAYS
 
 

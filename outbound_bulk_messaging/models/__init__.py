@@ -11,6 +11,9 @@ from . import (
     outbound_message,
     outbound_send_job,
     outbound_sms_gateway,
+    outbound_sms_price,
     outbound_template,
+    res_company,
+    res_config_settings,
     resource_calendar,
 )

@@ -198,6 +198,22 @@ class OutboundMessage(models.Model):
             ["job_id", "recipient_tz", "id"],
             where="state = 'queued'",
         )
+        # Frequency cap: the company's messages on a channel sent since the period's start, and
+        # those still to be sent (a small set once jobs are done).
+        tools.create_index(
+            cr,
+            "outbound_message_cap_sent_idx",
+            table,
+            ["company_id", "channel", "sent_at"],
+            where="state = 'sent'",
+        )
+        tools.create_index(
+            cr,
+            "outbound_message_cap_pending_idx",
+            table,
+            ["company_id", "channel"],
+            where="state IN ('queued', 'sending')",
+        )
         # Crash recovery looks only at messages left in 'sending'.
         tools.create_index(
             cr, "outbound_message_sending_idx", table, ["batch_id"], where="state = 'sending'"

@@ -10,7 +10,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, formatLang
 
 from ..channels import TransportBusy, channel_selection, get_channel
-from ..engine import pacing, send_hours
+from ..engine import caps, pacing, send_hours
 from ..engine.errors import OutboundError, TemplateError
 from .outbound_dispatcher import commit
 from .outbound_message import OUTCOME_COUNTS
@@ -189,6 +189,22 @@ class OutboundSendJob(models.Model):
         "error); the job pauses when it reaches the campaign's or the gateway's limit.",
     )
     done_at = fields.Datetime(readonly=True)
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    # Floats, not Monetary: a segment costs fractions of a cent, a total rounded to cents would
+    # no longer be the sum of the provider's prices.
+    sms_cost_estimate = fields.Float(
+        string="Estimated SMS Cost",
+        digits=(16, 5),
+        readonly=True,
+        help="What the send screen estimated before sending: each account's own text in "
+        "segments, times the gateway's price per segment in its country.",
+    )
+    sms_cost = fields.Float(
+        string="SMS Cost",
+        digits=(16, 5),
+        compute="_compute_sms_cost",
+        help="The sum of the prices the provider reported for the texts it accepted.",
+    )
 
     _sql_constraints = [
         ("batch_size_positive", "CHECK(batch_size > 0)", "How Many? must be at least 1."),
@@ -270,6 +286,21 @@ class OutboundSendJob(models.Model):
             limit=1,
         )
         return message.account_id
+
+    def _compute_sms_cost(self):
+        costs = {}
+        if self.ids:
+            self.env["outbound.message"].flush_model(["job_id", "sms_price"])
+            self.env.cr.execute(
+                SQL(
+                    "SELECT job_id, sum(sms_price) FROM outbound_message"
+                    " WHERE job_id = ANY(%s) AND sms_price IS NOT NULL GROUP BY job_id",
+                    self.ids,
+                )
+            )
+            costs = dict(self.env.cr.fetchall())
+        for job in self:
+            job.sms_cost = costs.get(job.id, 0.0)
 
     def _get_message_counts(self):
         """{job id: {state: count}} in one aggregate query."""
@@ -509,11 +540,41 @@ class OutboundSendJob(models.Model):
 
     def _get_recipients_query(self):
         """The ``INSERT … SELECT`` of this job's messages, as one :class:`~odoo.tools.SQL`."""
+        now = SQL("now() AT TIME ZONE 'UTC'")
+        return SQL(
+            """
+            INSERT INTO outbound_message (
+                job_id, campaign_id, list_id, company_id, template_id, account_id,
+                account_reference, channel, address, recipient_tz, state, failure_reason,
+                create_uid, create_date, write_uid, write_date)
+            SELECT %(job)s, %(campaign)s, list_id, %(company)s, %(template)s,
+                   account_id, reference, %(channel)s, address, recipient_tz,
+                   CASE WHEN reason IS NULL THEN 'queued' ELSE 'skipped' END, reason,
+                   %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM (%(recipients)s) AS verdict
+             ORDER BY account_id
+            """,
+            recipients=self._get_recipients_select(),
+            job=self.id,
+            campaign=self.campaign_id.id,
+            company=self.company_id.id,
+            template=self.template_id.id,
+            channel=self.channel,
+            uid=self.env.uid,
+            now=now,
+        )
+
+    def _get_recipients_select(self):
+        """Every account in scope with its address and its skip reason (NULL: it is sent to).
+
+        The one definition of who a job sends to: the job inserts its rows and the send wizard
+        counts them before sending (on a job not yet created, ``new()``), so the panel's
+        "sendable" figure is what the job will queue.
+        """
         channel = get_channel(self.channel)
         scope = self.env["outbound.account"]._get_scope_sql(
             self.campaign_id, self.list_id, self.account_statuses, self.active_lists_only
         )
-        now = SQL("now() AT TIME ZONE 'UTC'")
         return SQL(
             """
             WITH scope AS (
@@ -530,30 +591,15 @@ class OutboundSendJob(models.Model):
                        row_number() OVER same_address AS rank
                   FROM scope
                 WINDOW same_address AS (PARTITION BY address ORDER BY account_id)
-            ),
-            verdict AS (SELECT r.*, %(reason)s AS reason FROM r)
-            INSERT INTO outbound_message (
-                job_id, campaign_id, list_id, company_id, template_id, account_id,
-                account_reference, channel, address, recipient_tz, state, failure_reason,
-                create_uid, create_date, write_uid, write_date)
-            SELECT %(job)s, %(campaign)s, list_id, %(company)s, %(template)s,
-                   account_id, reference, %(channel)s, address, recipient_tz,
-                   CASE WHEN reason IS NULL THEN 'queued' ELSE 'skipped' END, reason,
-                   %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM verdict
-             ORDER BY account_id
+            )
+            SELECT r.account_id, r.list_id, r.reference, r.address, r.recipient_tz,
+                   %(reason)s AS reason
+              FROM r
             """,
             address=channel.address_sql("a"),
             time_zone=self._get_recipient_tz_sql(channel),
             scope=scope,
             reason=self._get_skip_reason_sql(),
-            job=self.id,
-            campaign=self.campaign_id.id,
-            company=self.company_id.id,
-            template=self.template_id.id,
-            channel=self.channel,
-            uid=self.env.uid,
-            now=now,
         )
 
     def _get_recipient_tz_sql(self, channel):
@@ -563,6 +609,17 @@ class OutboundSendJob(models.Model):
         if not self.send_calendar_id.tz:
             return column
         return SQL("coalesce(%s, %s)", column, self.send_calendar_id.tz)
+
+    def _count_sendable(self):
+        """How many messages this job queues (or would queue, on a ``new()`` job)."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "SELECT count(*) FROM (%s) AS verdict WHERE reason IS NULL",
+                self._get_recipients_select(),
+            )
+        )
+        return self.env.cr.fetchone()[0]
 
     def _get_skip_reason_sql(self):
         """``CASE`` giving each recipient row ``r`` its skip reason (NULL: it is sent to)."""
@@ -587,7 +644,12 @@ class OutboundSendJob(models.Model):
             self._rule_duplicate(),
             self._rule_sent_recently(),
             self._rule_queued_elsewhere(),
+            self._rule_frequency_cap(),
         ]
+
+    def _sql_id(self):
+        """This job's id in the rules' SQL; 0 for a job not created yet (the wizard's count)."""
+        return self.id or 0
 
     def _rule_invalid_address(self):
         channel = get_channel(self.channel)
@@ -631,7 +693,7 @@ class OutboundSendJob(models.Model):
             """,
             template=self.template_id.id,
             channel=self.channel,
-            job=self.id,
+            job=self._sql_id(),
             cutoff=fields.Datetime.now() - RESEND_DELTAS[self.resend_period],
         )
         period = dict(self._fields["resend_period"]._description_selection(self.env))
@@ -661,7 +723,7 @@ class OutboundSendJob(models.Model):
             """,
             template=self.template_id.id,
             channel=self.channel,
-            job=self.id,
+            job=self._sql_id(),
         )
         reason = _sql_text(
             self.env._("this template is already queued for %(address)s in job %(job)s"),
@@ -669,6 +731,50 @@ class OutboundSendJob(models.Model):
             job=SQL("(%s)", pending),
         )
         return SQL("(%s) IS NOT NULL", pending), reason
+
+    def _rule_frequency_cap(self):
+        """Skip an address that already got the company's cap of messages on this channel in
+        the current period, from any campaign. What other jobs still have queued counts too:
+        two campaigns sent the same day must not both pass under the cap.
+
+        The capped addresses are aggregated once (PostgreSQL hashes the uncorrelated ``IN``),
+        not counted row by row: a job of 100 000 recipients pays one scan of the period's
+        messages, through the two partial indexes of ``outbound.message``.
+        """
+        company = self.company_id
+        cap = company.outbound_cap_count
+        if cap <= 0:
+            return None
+        capped = SQL(
+            """
+            SELECT x.address FROM (
+                SELECT m.address FROM outbound_message m
+                 WHERE m.company_id = %(company)s AND m.channel = %(channel)s
+                   AND m.state = 'sent' AND m.sent_at >= %(start)s AND m.job_id != %(job)s
+                UNION ALL
+                SELECT m.address FROM outbound_message m
+                 WHERE m.company_id = %(company)s AND m.channel = %(channel)s
+                   AND m.state IN ('queued', 'sending') AND m.job_id != %(job)s
+            ) AS x
+             GROUP BY x.address HAVING count(*) >= %(cap)s
+            """,
+            company=company.id,
+            channel=self.channel,
+            start=caps.period_start(company.outbound_cap_period, fields.Datetime.now()),
+            job=self._sql_id(),
+            cap=cap,
+        )
+        periods = dict(company._fields["outbound_cap_period"]._description_selection(self.env))
+        reason = _sql_text(
+            self.env._(
+                "frequency cap: %(address)s already has %(cap)s message(s) on this channel, "
+                "sent this %(period)s or queued"
+            ),
+            address=SQL("r.address"),
+            cap=SQL("%s::text", cap),
+            period=SQL("%s", periods[company.outbound_cap_period].lower()),
+        )
+        return SQL("r.address IN (%s)", capped), reason
 
     # ---- SCHEDULING
 

@@ -3,6 +3,7 @@ import secrets
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..engine.addresses import number_region
 from ..engine.errors import AccountError, GatewayError
 from ..engine.gateways import GATEWAYS, SmsRequest, gateway_config, get_gateway
 
@@ -124,6 +125,12 @@ class OutboundSmsGateway(models.Model):
         "STOPALL, UNSUBSCRIBE, CANCEL, END and QUIT (e.g. ARRET, STOPP, BAJA).",
     )
     test_number = fields.Char(groups=ADMIN_GROUP, help="E.164 number for the test SMS.")
+    price_ids = fields.One2many(
+        "outbound.sms.price",
+        "gateway_id",
+        string="Prices per Segment",
+        help="Price of one SMS segment by destination country, for the send screen's estimate.",
+    )
     max_errors = fields.Integer(
         string="Pause After",
         default=3,
@@ -214,6 +221,106 @@ class OutboundSmsGateway(models.Model):
                 ),
             },
         }
+
+    def action_fetch_prices(self):
+        """Ask the provider its price per segment to the countries of the accounts of the
+        campaigns sending through this gateway (or to every country, with the context key
+        ``outbound_all_countries``) and write them on the gateway, in the company's currency."""
+        self.ensure_one()
+        if not self.env.user.has_group(ADMIN_GROUP):
+            raise UserError(self.env._("Only Outbound administrators can fetch prices."))
+        countries = None if self.env.context.get("outbound_all_countries") else self._countries()
+        if countries == []:
+            raise UserError(
+                self.env._(
+                    "No campaign sends through %s to an account with a valid number.", self.name
+                )
+            )
+        prices = self._fetch_prices(countries)
+        written = self._write_prices(prices)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": self.env._("Prices fetched"),
+                "message": self.env._(
+                    "%(count)s price(s) written; no price for: %(missing)s",
+                    count=written,
+                    missing=", ".join(sorted(set(countries or ()) - set(prices))) or "-",
+                ),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    # ---- PRICES
+
+    def _countries(self):
+        """ISO codes of the countries of the accounts' numbers in this gateway's campaigns."""
+        for model in ("outbound.account", "outbound.list", "outbound.campaign"):
+            self.env[model].flush_model()
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT a.sms_number_e164 FROM outbound_account a
+              JOIN outbound_list l ON l.id = a.list_id
+              JOIN outbound_campaign c ON c.id = l.campaign_id
+             WHERE c.sms_gateway_id = %s AND a.sms_number_e164 IS NOT NULL
+            """,
+            [self.id],
+        )
+        regions = {number_region(number) for (number,) in self.env.cr.fetchall()}
+        return sorted(regions - {None})
+
+    def _fetch_prices(self, countries):
+        try:
+            with self._get_adapter() as adapter:
+                return adapter.country_prices(countries)
+        except NotImplementedError as error:
+            raise UserError(str(error)) from error
+        except GatewayError as error:
+            raise UserError(
+                self.env._("Gateway %(name)s: %(error)s", name=self.name, error=error)
+            ) from error
+
+    def _write_prices(self, prices):
+        """Create or update this gateway's price rows from ``{code: (price, currency code)}``."""
+        company = self.company_id
+        countries = self.env["res.country"].search([("code", "in", list(prices))])
+        currencies = self.env["res.currency"].with_context(active_test=False)
+        existing = {price.country_id: price for price in self.sudo().price_ids}
+        for country in countries:
+            amount, currency_code = prices[country.code]
+            currency = currencies.search([("name", "=", currency_code)], limit=1)
+            if currency and currency != company.currency_id:
+                amount = currency._convert(
+                    amount, company.currency_id, company, fields.Date.today(), round=False
+                )
+            if country in existing:
+                existing[country].price = amount
+            else:
+                self.env["outbound.sms.price"].create(
+                    {"gateway_id": self.id, "country_id": country.id, "price": amount}
+                )
+        return len(countries)
+
+    def _to_company_currency(self, amount, currency_code):
+        """``amount`` in ``currency_code`` (the provider's account currency) converted at
+        today's rate to the company's currency, in which prices are kept."""
+        company = self.company_id
+        if not currency_code or currency_code == company.currency_id.name:
+            return amount
+        currency = (
+            self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "=", currency_code)], limit=1)
+        )
+        if not currency:
+            raise UserError(
+                self.env._("The provider prices in %s, a currency unknown here.", currency_code)
+            )
+        return currency._convert(
+            amount, company.currency_id, company, fields.Date.today(), round=False
+        )
 
     # ---- SENDING
 

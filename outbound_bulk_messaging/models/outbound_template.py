@@ -153,10 +153,15 @@ class OutboundTemplate(models.Model):
 
     # ---- RENDERING
 
-    def _compile(self):
-        """Compile subject and body once; the result renders any number of accounts."""
+    def _compile(self, columns=None):
+        """Compile subject and body once; the result renders any number of accounts.
+
+        :param columns: the imported columns the accounts have (default: every column of the
+            template's campaign, or of the company's lists for a shared template)
+        """
         self.ensure_one()
-        return self._compile_text(self._get_frozen_values(), self._get_known_columns())
+        columns = self._get_known_columns() if columns is None else columns
+        return self._compile_text(self._get_frozen_values(), columns)
 
     @api.model
     def _compile_text(self, text, columns=None):

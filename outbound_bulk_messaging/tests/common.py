@@ -173,9 +173,21 @@ class SendingCase(OutboundCase):
         )
 
     def _send(self, channel="email", record=None, **values):
+        """Send from a new wizard; the panel's sendable count must be what the job queued."""
         wizard = self._wizard(record, **values)
+        sendable = wizard[f"count_sendable_{channel}"]
         action = wizard.action_send_email() if channel == "email" else wizard.action_send_sms()
-        return self.env["outbound.send.job"].browse(action["res_id"])
+        job = self.env["outbound.send.job"].browse(action["res_id"])
+        self.assertSendableIsQueued(sendable, job)
+        return job
+
+    def assertSendableIsQueued(self, sendable, job):
+        """The panel said ``sendable`` before ``job`` was created: it must have queued that."""
+        self.assertEqual(
+            sendable,
+            job.count_queued,
+            f"the panel counted {sendable} to send, job {job.name} queued {job.count_queued}",
+        )
 
     def _dispatch(self, job=None):
         """Run the dispatch cron once (as the cron does, in the test transaction)."""

@@ -13,7 +13,7 @@ import json
 import math
 import time
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 if __package__:
     from .fake_common import HttpsFake, _utc_now
@@ -40,6 +40,9 @@ HTTP_ERRORS = {
 MODES = {"ok", "slow", "timeout", "drop", "partial", "invalid_json", *STATUS_TEXTS, *HTTP_ERRORS}
 PRICE = "0.03330000"
 NETWORK = "23410"
+# Outbound SMS price per segment by country, as the Account API's pricing answers give them.
+COUNTRY_PRICES = {"GB": "0.03330000", "FR": "0.07450000", "US": "0.00810000"}
+PRICING_CURRENCY = "EUR"
 
 
 class FakeVonage(HttpsFake):
@@ -57,6 +60,11 @@ class FakeVonage(HttpsFake):
     ``sig`` made with ``signature_secret`` over the sorted parameters: their HMAC with
     ``signature_method`` (as the SDK signs), or for ``"md5hash"`` the MD5 of them followed by the
     secret. Wrong ones get status 4 (14 for a bad signature), or HTTP 401 with ``reject_with_401``.
+
+    The Account API's pricing (``GET /account/get-pricing/outbound/sms?country=GB`` and
+    ``GET /account/get-full-pricing/outbound/sms``, basic auth only) answers from ``prices``
+    (ISO code -> price per segment, in ``currency``); an unknown country gets Vonage's empty
+    answer (no price).
 
     ``requests`` lists what was received, ``connections`` counts TLS connections, ``errors``
     keeps failures of the fake itself (a client hanging up is not one).
@@ -92,6 +100,8 @@ class FakeVonage(HttpsFake):
         self.on_request = on_request
         self.raw_answer = None
         self.balance = 10.0
+        self.prices = dict(COUNTRY_PRICES)
+        self.currency = PRICING_CURRENCY
         self._init_server(port, tls_files)
 
     def count_by_client_ref(self):
@@ -167,6 +177,19 @@ class FakeVonage(HttpsFake):
             part["client-ref"] = form["client-ref"]
         return part
 
+    def _country_pricing(self, code):
+        price = self.prices.get(code)
+        if price is None:
+            return {"countryCode": code}
+        return {
+            "countryCode": code,
+            "countryName": code,
+            "currency": self.currency,
+            "defaultPrice": price,
+            "dialingPrefix": "",
+            "networks": [{"networkCode": NETWORK, "price": price, "currency": self.currency}],
+        }
+
 
 def _status_part(status, text):
     return {"status": status, "error-text": text}
@@ -207,6 +230,21 @@ class _VonageHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
         self._answer(fake, form, behaviour, kind, valid)
+
+    def do_GET(self):
+        fake = self.server.fake
+        url = urlsplit(self.path)
+        query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        kind, valid = fake._authenticate(self.headers.get("Authorization"), {})
+        fake._record(url.path, query, self.headers, kind)
+        if not valid or kind != "basic":
+            return self._send(401, HTTP_ERRORS["http401"][1])
+        if url.path == "/account/get-pricing/outbound/sms":
+            return self._send(200, fake._country_pricing(query.get("country", "")))
+        if url.path == "/account/get-full-pricing/outbound/sms":
+            countries = [fake._country_pricing(code) for code in sorted(fake.prices)]
+            return self._send(200, {"count": len(countries), "countries": countries})
+        return self._send(404, {"title": "Not Found", "detail": url.path})
 
     def _answer(self, fake, form, behaviour, kind, valid):
         if self.path.split("?")[0] != "/sms/json":

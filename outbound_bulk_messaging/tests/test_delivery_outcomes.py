@@ -62,7 +62,7 @@ class TestDeliveryOutcomes(HttpCase, SendingCase):
                 )
         self.assertEqual(job.count_delivered, 6)
         self.assertEqual(job.count_undelivered, 0)
-        self.assertEqual(self._wizard().count_delivered, 6)
+        self.assertEqual(self._wizard().count_sms_delivered, 6)
 
     def test_one_failed_part_makes_the_text_undelivered_at_once(self):
         self.campaign.undelivered_status = "callback"
@@ -82,7 +82,7 @@ class TestDeliveryOutcomes(HttpCase, SendingCase):
                 self.assertEqual(message.delivery_error, "6")
         self.assertEqual((job.count_delivered, job.count_undelivered), (0, 6))
         panel = self._wizard()
-        self.assertEqual((panel.count_delivered, panel.count_undelivered), (0, 6))
+        self.assertEqual((panel.count_sms_delivered, panel.count_sms_undelivered), (0, 6))
         account = job.outbound_message_ids[0].account_id
         self.assertEqual(account.status, "callback")
         notes = account.message_ids.filtered(lambda m: "was not delivered" in (m.body or ""))

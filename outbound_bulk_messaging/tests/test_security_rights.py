@@ -31,6 +31,8 @@ MATRIX = {
     "outbound.sms.gateway": {"internal": "", "user": "r", "manager": "r", "admin": "rwcu"},
     # Texts that came back, recorded by the gateway's webhook only (as superuser).
     "outbound.inbound.sms": {"internal": "", "user": "r", "manager": "r", "admin": "ru"},
+    # Prices belong to gateways: administrators set them, everyone sees the estimate's basis.
+    "outbound.sms.price": {"internal": "", "user": "r", "manager": "r", "admin": "rwcu"},
     # Users may open the send screen to look at the panel; its Send buttons refuse them.
     "outbound.send.wizard": {"internal": "", "user": "rwc", "manager": "rwc", "admin": "rwc"},
     # The reason asked when a manager rejects a job waiting for approval.
@@ -84,6 +86,14 @@ class TestAccessMatrix(MatrixCase):
                 "kind": "reply",
                 "received_at": "2026-11-27 09:05:11",
             },
+            "outbound.sms.price": {
+                "gateway_id": self.gateway.id,
+                # One price per gateway and country: a new country for every record.
+                "country_id": self.env["res.country"]
+                .search([], order="id", limit=1, offset=next(self._serial) % 200)
+                .id,
+                "price": 0.04,
+            },
             "outbound.send.wizard": {"campaign_id": campaign.id, "template_id": template.id},
             "outbound.send.job.reject": {"job_ids": [Command.set(self.job.ids)], "reason": "No"},
         }[model]
@@ -101,6 +111,7 @@ class TestAccessMatrix(MatrixCase):
         "outbound.message": ("failure_reason", "rewritten"),
         "outbound.sms.gateway": ("default_sender", "OTHER"),
         "outbound.inbound.sms": ("text", "rewritten"),
+        "outbound.sms.price": ("price", 0.05),
         "outbound.send.wizard": ("batch_size", 7),
         "outbound.send.job.reject": ("reason", "Changed"),
     }
@@ -179,7 +190,8 @@ class TestAccessMatrix(MatrixCase):
         )
         models = self.env["ir.model"].browse(data.mapped("res_id"))
         # Abstract models (the dispatcher) have no table, no records and so no access rights;
-        # models only extended here (resource.calendar) keep the rights of their own module.
+        # models only extended here (resource.calendar, res.company) keep the rights of their
+        # own module.
         concrete = {
             model
             for model in models.mapped("model")
@@ -220,6 +232,9 @@ class TestAccessMatrix(MatrixCase):
 
     def test_inbound_sms(self):
         self._check_model("outbound.inbound.sms")
+
+    def test_sms_price(self):
+        self._check_model("outbound.sms.price")
 
     def test_send_wizard(self):
         self._check_model("outbound.send.wizard")

@@ -106,13 +106,23 @@ class TestSendWizard(SendingCase):
     def test_panel_message_counts_follow_sending(self):
         job = self._send("email")
         wizard = self._wizard()
-        self.assertEqual((wizard.count_awaiting, wizard.count_sent, wizard.count_failed), (3, 0, 0))
+        self.assertEqual(
+            (wizard.count_email_awaiting, wizard.count_email_sent, wizard.count_email_failed),
+            (3, 0, 0),
+        )
+        self.assertEqual((wizard.count_sms_awaiting, wizard.count_sms_sent), (0, 0))
         messages = job.outbound_message_ids.filtered(lambda m: m.state == "queued").sudo()
         messages[0].write({"state": "sent"})
         messages[1].write({"state": "failed", "failure_reason": "550 refused"})
         wizard = self._wizard()
-        self.assertEqual((wizard.count_awaiting, wizard.count_sent, wizard.count_failed), (1, 1, 1))
-        self.assertEqual(self._wizard(self.list_passive).count_awaiting, 0)
+        self.assertEqual(
+            (wizard.count_email_awaiting, wizard.count_email_sent, wizard.count_email_failed),
+            (1, 1, 1),
+        )
+        self.assertEqual(
+            (wizard.count_email_accounts_sent, wizard.count_email_accounts_failed), (1, 1)
+        )
+        self.assertEqual(self._wizard(self.list_passive).count_email_awaiting, 0)
 
     def test_alert_when_no_account_has_an_address(self):
         bare = self.env["outbound.list"].create({"name": "Bare", "campaign_id": self.campaign.id})
@@ -247,6 +257,7 @@ class TestSendWizard(SendingCase):
             first.outbound_message_ids.filtered(lambda m: m.state == "queued").write(
                 {"state": "sent", "sent_at": datetime(2026, 11, 20, 10, 0)}
             )
+        self._add_newcomer()  # so that a send within the window has someone to send to
         cases = [
             # (now, resend period, account N1 queued again?)
             ("2026-11-20 10:30:00", "all", True),
@@ -272,10 +283,29 @@ class TestSendWizard(SendingCase):
 
     def test_resend_window_skips_what_another_job_is_about_to_send(self):
         self._send("email")
+        self._add_newcomer()
         job = self._send("email", resend_period="day")
         message = self._messages(job)["N1"]
         self.assertEqual(message.state, "skipped")
         self.assertIn("already queued", message.failure_reason)
+        self.assertEqual(self._messages(job)["N6"].state, "queued")
+
+    def test_send_is_blocked_when_the_rules_skip_everyone(self):
+        self._send("email")
+        wizard = self._wizard(resend_period="day")
+        self.assertEqual((wizard.count_with_email, wizard.count_sendable_email), (4, 0))
+        self.assertFalse(wizard.can_send_email)
+        self.assertIn("the recipient rules skip them all", wizard.email_blockers)
+        with self.assertRaisesRegex(UserError, "skip them all"):
+            wizard.action_send_email()
+        # SMS is another channel: the email job does not count against it.
+        self.assertEqual(wizard.count_sendable_sms, 4)
+        self.assertTrue(wizard.can_send_sms)
+
+    def _add_newcomer(self):
+        return self.env["outbound.account"].create(
+            {"list_id": self.list_active.id, "reference": "N6", "email": "n6@example.com"}
+        )
 
     # ---- SCHEDULE
 

@@ -3,6 +3,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..channels import CHANNELS, get_channel
+from ..engine import render, senders, sms_cost
 from ..engine.errors import TemplateError
 from ..models.outbound_message import OUTCOME_COUNTS
 from ..models.outbound_send_job import INTERVAL_UNITS, RESEND_PERIODS
@@ -65,13 +66,56 @@ class OutboundSendWizard(models.TransientModel):
     count_accounts = fields.Integer(string="Accounts", compute="_compute_panel")
     count_with_email = fields.Integer(string="With Email Address", compute="_compute_panel")
     count_with_sms = fields.Integer(string="With SMS Number", compute="_compute_panel")
-    count_awaiting = fields.Integer(string="Awaiting Send", compute="_compute_panel")
-    count_sent = fields.Integer(string="Sent", compute="_compute_panel")
-    count_failed = fields.Integer(string="Failed", compute="_compute_panel")
-    count_delivered = fields.Integer(string="Delivered", compute="_compute_panel")
-    count_undelivered = fields.Integer(string="Undelivered", compute="_compute_panel")
-    count_bounced = fields.Integer(string="Bounced", compute="_compute_panel")
-    count_replied = fields.Integer(string="Replies", compute="_compute_panel")
+    # Per channel, for this campaign (or list): messages by state and what came back, and the
+    # accounts in scope sent to or failed (an account failed then sent counts as sent).
+    count_email_awaiting = fields.Integer(string="Emails Awaiting", compute="_compute_panel")
+    count_email_sent = fields.Integer(string="Emails Sent", compute="_compute_panel")
+    count_email_failed = fields.Integer(string="Emails Failed", compute="_compute_panel")
+    count_email_bounced = fields.Integer(string="Emails Bounced", compute="_compute_panel")
+    count_email_accounts_sent = fields.Integer(string="Accounts Emailed", compute="_compute_panel")
+    count_email_accounts_failed = fields.Integer(
+        string="Accounts Whose Email Failed", compute="_compute_panel"
+    )
+    count_sms_awaiting = fields.Integer(string="Texts Awaiting", compute="_compute_panel")
+    count_sms_sent = fields.Integer(string="Texts Sent", compute="_compute_panel")
+    count_sms_failed = fields.Integer(string="Texts Failed", compute="_compute_panel")
+    count_sms_delivered = fields.Integer(string="Texts Delivered", compute="_compute_panel")
+    count_sms_undelivered = fields.Integer(string="Texts Undelivered", compute="_compute_panel")
+    count_sms_replied = fields.Integer(string="Replies", compute="_compute_panel")
+    count_sms_accounts_sent = fields.Integer(string="Accounts Texted", compute="_compute_panel")
+    count_sms_accounts_failed = fields.Integer(
+        string="Accounts Whose Text Failed", compute="_compute_panel"
+    )
+    count_sendable_email = fields.Integer(
+        string="Emails to Send",
+        compute="_compute_sendable",
+        help="Messages a Send Email would queue now, after every recipient rule (no address, "
+        "invalid address, blacklist, duplicates, resend window, frequency cap).",
+    )
+    count_sendable_sms = fields.Integer(
+        string="Texts to Send",
+        compute="_compute_sendable",
+        help="Messages a Send SMS would queue now, after every recipient rule (no number, "
+        "invalid number, blacklist, duplicates, resend window, frequency cap).",
+    )
+    sms_currency_id = fields.Many2one(related="campaign_id.company_id.currency_id")
+    sms_cost_estimate = fields.Float(
+        string="Estimated SMS Cost",
+        digits=(16, 5),
+        compute="_compute_sms_estimate",
+        help="Each account's own text counted in segments, times the gateway's price per "
+        "segment in the country of its number. Countries without a price are listed apart.",
+    )
+    sms_segments = fields.Integer(string="SMS Segments to Send", compute="_compute_sms_estimate")
+    sms_unpriced_countries = fields.Char(compute="_compute_sms_estimate")
+    count_sms_over_limit = fields.Integer(
+        string="Texts Over the Segment Limit",
+        compute="_compute_sms_estimate",
+        help="Accounts whose text needs more segments than the template allows: the job will "
+        "fail them (they cost nothing).",
+    )
+    sms_text_problems = fields.Char(compute="_compute_sms_estimate")
+    sms_sender_warning = fields.Char(compute="_compute_sms_estimate")
     email_from = fields.Char(related="campaign_id.email_from", string="Emails Sent From")
     sms_sender = fields.Char(related="campaign_id.sms_sender", string="Texts Sent From")
     no_address_alert = fields.Boolean(compute="_compute_panel")
@@ -160,7 +204,40 @@ class OutboundSendWizard(models.TransientModel):
             )
 
     @api.depends(
-        "count_with_email", "count_with_sms", "template_id", "sms_template_id", "campaign_id"
+        "campaign_id",
+        "list_id",
+        "account_statuses",
+        "active_lists_only",
+        "resend_period",
+        "template_id",
+        "sms_template_id",
+    )
+    def _compute_sendable(self):
+        for wizard in self:
+            for code in CHANNELS:
+                job = wizard._new_job(code)
+                wizard[f"count_sendable_{code}"] = job._count_sendable() if job else 0
+
+    @api.depends(
+        "campaign_id",
+        "list_id",
+        "account_statuses",
+        "active_lists_only",
+        "resend_period",
+        "sms_template_id",
+    )
+    def _compute_sms_estimate(self):
+        for wizard in self:
+            wizard.update(wizard._get_sms_estimate())
+
+    @api.depends(
+        "count_with_email",
+        "count_with_sms",
+        "count_sendable_email",
+        "count_sendable_sms",
+        "template_id",
+        "sms_template_id",
+        "campaign_id",
     )
     def _compute_blockers(self):
         for wizard in self:
@@ -273,7 +350,8 @@ class OutboundSendWizard(models.TransientModel):
         self.ensure_one()
         self._check_can_send(channel)
         # Jobs are created here only, after the checks above (nobody has create rights on them).
-        job = self.env["outbound.send.job"].sudo().create(self._prepare_job_values(channel))
+        values = {**self._prepare_job_values(channel), **self._prepare_cost_values(channel)}
+        job = self.env["outbound.send.job"].sudo().create(values)
         job._create_messages()
         job.message_post(body=job._get_creation_summary())
         job._submit()
@@ -360,6 +438,17 @@ class OutboundSendWizard(models.TransientModel):
             **descriptor.job_values(self.campaign_id),
         }
 
+    def _new_job(self, channel):
+        """The job Send would create on ``channel``, not saved (``new()``): its recipient rules
+        count the panel's sendable messages. Empty without a campaign."""
+        if not self.campaign_id:
+            return self.env["outbound.send.job"]
+        return self.env["outbound.send.job"].sudo().new(self._prepare_job_values(channel))
+
+    def _prepare_cost_values(self, channel):
+        """What the job keeps of the panel's cost estimate."""
+        return {"sms_cost_estimate": self.sms_cost_estimate} if channel == "sms" else {}
+
     # ---- PANEL
 
     def _scope_where(self):
@@ -389,29 +478,73 @@ class OutboundSendWizard(models.TransientModel):
         return self.env.cr.fetchone()
 
     def _count_messages(self):
-        """The panel's message counts of the campaign (or list): {count field: number}."""
-        counts = {
-            "count_awaiting": SQL("count(*) FILTER (WHERE state IN ('queued', 'sending'))"),
-            "count_sent": SQL("count(*) FILTER (WHERE state = 'sent')"),
-            "count_failed": SQL("count(*) FILTER (WHERE state = 'failed')"),
-            **OUTCOME_COUNTS,
+        """The panel's counts of this campaign's (or list's) messages, per channel:
+        {count field: number}."""
+        states = {
+            "awaiting": SQL("count(*) FILTER (WHERE m.state IN ('queued', 'sending'))"),
+            "sent": SQL("count(*) FILTER (WHERE m.state = 'sent')"),
+            "failed": SQL("count(*) FILTER (WHERE m.state = 'failed')"),
+            **{name.removeprefix("count_"): sql for name, sql in OUTCOME_COUNTS.items()},
+            "accounts_sent": SQL("count(*) FILTER (WHERE p.sent)"),
+            "accounts_failed": SQL("count(*) FILTER (WHERE p.failed AND NOT p.sent)"),
+        }
+        values = {
+            name: 0
+            for code in CHANNELS
+            for key in states
+            if (name := f"count_{code}_{key}") in self._fields
         }
         if not self.campaign_id:
-            return dict.fromkeys(counts, 0)
+            return values
+        for code, *counts in self._fetch_message_counts(states):
+            for key, count in zip(states, counts, strict=True):
+                if f"count_{code}_{key}" in values:
+                    values[f"count_{code}_{key}"] = count
+        return values
+
+    def _fetch_message_counts(self, states):
+        """(channel, *counts) rows: the message aggregates, then the accounts in scope sent to
+        (or only failed) per channel, both over the campaign's (or list's) messages."""
         self.env["outbound.message"].flush_model()
-        scope = (
-            SQL("list_id = %s", self.list_id.id)
+        where = (
+            SQL("m.list_id = %s", self.list_id.id)
             if self.list_id
-            else SQL("campaign_id = %s", self.campaign_id.id)
+            else SQL("m.campaign_id = %s", self.campaign_id.id)
         )
+        message_keys = [key for key in states if not key.startswith("accounts_")]
         self.env.cr.execute(
             SQL(
-                "SELECT %s FROM outbound_message WHERE %s",
-                SQL(", ").join(counts.values()),
-                scope,
+                """
+                WITH per_account AS (
+                    SELECT m.channel, bool_or(m.state = 'sent') AS sent,
+                           bool_or(m.state = 'failed') AS failed
+                      FROM outbound_message m
+                      JOIN outbound_account a ON a.id = m.account_id
+                      JOIN outbound_list l ON l.id = a.list_id
+                     WHERE %(where)s AND m.state IN ('sent', 'failed') AND %(scope)s
+                     GROUP BY m.channel, m.account_id
+                ),
+                messages AS (
+                    SELECT m.channel, %(messages)s FROM outbound_message m
+                     WHERE %(where)s GROUP BY m.channel
+                ),
+                accounts AS (
+                    SELECT p.channel, %(accounts)s FROM per_account p GROUP BY p.channel
+                )
+                SELECT messages.*, coalesce(accounts.accounts_sent, 0),
+                       coalesce(accounts.accounts_failed, 0)
+                  FROM messages LEFT JOIN accounts ON accounts.channel = messages.channel
+                """,
+                where=where,
+                scope=self._scope_where(),
+                messages=SQL(", ").join(states[key] for key in message_keys),
+                accounts=SQL(", ").join(
+                    SQL("%s AS %s", states[key], SQL.identifier(key))
+                    for key in ("accounts_sent", "accounts_failed")
+                ),
             )
         )
-        return dict(zip(counts, self.env.cr.fetchone(), strict=True))
+        return self.env.cr.fetchall()
 
     @api.model
     def get_live_panel_counts(self, campaign_id, list_id=False):
@@ -425,7 +558,161 @@ class OutboundSendWizard(models.TransientModel):
 
     def _get_blockers(self, channel):
         """Why the Send button of ``channel`` is disabled (empty: it can send)."""
-        return get_channel(channel).blockers(self)
+        blockers = get_channel(channel).blockers(self)
+        blockers += self._template_blockers(self[get_channel(channel).template_field])
+        if not blockers and not self[f"count_sendable_{channel}"]:
+            blockers.append(
+                self.env._(
+                    "no account in scope would get a message: the recipient rules skip them all"
+                )
+            )
+        return blockers
+
+    def _template_blockers(self, template):
+        """The placeholders of ``template`` some list in scope has no column for, as blockers.
+
+        The dispatcher compiles with every column of the campaign; an account of a list
+        without that column would then fail to render. Each list is checked with its own
+        imported columns, so the blocker names the placeholder and the list.
+        """
+        if not template:
+            return []
+        problems = {}
+        for outbound_list in self._scope_lists():
+            try:
+                template._compile(columns=outbound_list.data_columns or [])
+            except TemplateError as error:
+                problems.setdefault(str(error), []).append(outbound_list.name)
+        return [
+            self.env._(
+                "template %(template)s: %(error)s, in list %(lists)s",
+                template=template.name,
+                error=error,
+                lists=", ".join(lists),
+            )
+            for error, lists in problems.items()
+        ]
+
+    def _scope_lists(self):
+        """The lists with at least one account in scope."""
+        if not self.campaign_id:
+            return self.env["outbound.list"]
+        self.env["outbound.account"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT a.list_id
+                  FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
+                 WHERE %s
+                """,
+                self._scope_where(),
+            )
+        )
+        return self.env["outbound.list"].sudo().browse(row[0] for row in self.env.cr.fetchall())
+
+    # ---- SMS COST
+
+    def _get_sms_estimate(self):
+        """The SMS panel's cost figures: {field: value}."""
+        values = {
+            "sms_cost_estimate": 0.0,
+            "sms_segments": 0,
+            "sms_unpriced_countries": False,
+            "count_sms_over_limit": 0,
+            "sms_text_problems": False,
+            "sms_sender_warning": False,
+        }
+        template = self.sms_template_id
+        job = self._new_job("sms")
+        if not job or not template.use_for_sms or self._template_blockers(template):
+            return values
+        compiled = template._compile()["body"]
+        result = sms_cost.tally(
+            self._sms_recipients(job, compiled), compiled, template.sms_max_segments or None
+        )
+        gateway = self.campaign_id.sms_gateway_id
+        cost, unpriced = result.cost(self.env["outbound.sms.price"].sudo()._get_prices(gateway))
+        values.update(
+            sms_cost_estimate=cost,
+            sms_segments=sum(result.segments.values()),
+            # Without a gateway Send SMS is blocked for that reason, not for missing prices.
+            sms_unpriced_countries=self._describe_regions(unpriced, result.accounts)
+            if gateway
+            else False,
+            count_sms_over_limit=result.over_limit,
+            sms_text_problems=result.first_error
+            and self.env._(
+                "%(count)s account(s) whose text cannot be sent, e.g. %(error)s",
+                count=result.failing,
+                error=result.first_error,
+            ),
+            sms_sender_warning=self._sender_warning(gateway, result.accounts),
+        )
+        return values
+
+    def _sms_recipients(self, job, compiled):
+        """(number, render context) of every account the SMS job would queue."""
+        data = not compiled.placeholders_only or any(
+            name not in render.STANDARD_PLACEHOLDERS for name in compiled.placeholders
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT v.address, a.reference, a.name, a.email, a.sms_number,
+                       a.sms_number_e164, a.status, %(data)s AS data, l.name AS list_name
+                  FROM (%(recipients)s) AS v
+                  JOIN outbound_account a ON a.id = v.account_id
+                  JOIN outbound_list l ON l.id = a.list_id
+                 WHERE v.reason IS NULL
+                """,
+                data=SQL("a.data") if data else SQL("NULL::jsonb"),
+                recipients=job._get_recipients_select(),
+            )
+        )
+        rows = self.env.cr.dictfetchall()
+        accounts = self.env["outbound.account"]
+        labels = accounts._get_status_labels()
+        campaign_name = self.campaign_id.name or ""
+        # A placeholders-only template needs its placeholders only (render.make_context).
+        names = frozenset(compiled.placeholders) if compiled.placeholders_only else None
+        for row in rows:
+            context = render.make_context(
+                accounts._row_render_values(row, labels),
+                list_name=row["list_name"],
+                campaign_name=campaign_name,
+                names=names,
+            )
+            yield row["address"], context
+
+    def _describe_regions(self, regions, accounts):
+        """ "France (2 accounts), unknown country (1 account)" for ISO codes ``regions``."""
+        if not regions:
+            return False
+        names = dict(
+            self.env["res.country"]
+            .search([("code", "in", [r for r in regions if r])])
+            .mapped(lambda country: (country.code, country.name))
+        )
+        return ", ".join(
+            self.env._(
+                "%(country)s (%(count)s account(s))",
+                country=names.get(region, region) if region else self.env._("unknown country"),
+                count=accounts[region],
+            )
+            for region in regions
+        )
+
+    def _sender_warning(self, gateway, accounts):
+        sender = self.campaign_id.sms_sender or gateway.sudo().default_sender
+        refusing = senders.refusing_regions(sender, accounts)
+        if not refusing:
+            return False
+        return self.env._(
+            "Alphanumeric sender %(sender)s is not accepted in %(countries)s: those texts may "
+            "be refused or sent from another number. Use a local number as sender for them.",
+            sender=sender,
+            countries=self._describe_regions(refusing, accounts),
+        )
 
     # ---- PREVIEW
 

@@ -224,6 +224,15 @@ class SmsGateway(abc.ABC):
         """``(body, content type)`` of the answer to a provider's inbound message webhook."""
         return "ok", "text/plain"
 
+    def country_prices(self, countries=None):
+        """``{ISO country code: (price per SMS segment, ISO currency code)}`` from the provider's
+        pricing API, for ``countries`` (ISO codes; ``None``: every country).
+
+        :raises NotImplementedError: the provider has no pricing API we read
+        :raises GatewayError: the provider refused or failed the request
+        """
+        raise NotImplementedError(f"{self.provider} prices cannot be fetched: type them in")
+
     def close(self):  # noqa: B027 - optional: most gateways hold nothing open
         """Release what the gateway holds open; the base class holds nothing."""
 

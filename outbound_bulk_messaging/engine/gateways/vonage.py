@@ -18,6 +18,7 @@ from datetime import datetime
 
 import requests
 from pydantic import ValidationError
+from vonage_account import Account, GetCountryPricingRequest, ServiceType
 from vonage_http_client import Auth, HttpClient, HttpClientOptions, HttpRequestError
 from vonage_sms import Sms, SmsError, SmsMessage
 
@@ -392,6 +393,49 @@ class VonageGateway(SmsGateway):
 
     def _transport_error(self, exc, request):
         return transport_error(self.provider, self.rest_host, self.timeout, exc, request.client_ref)
+
+    # ---- PRICES
+
+    def country_prices(self, countries=None):
+        """Vonage's outbound SMS prices (Account API, basic auth: the API secret is needed),
+        one request per country, or one for all of them when ``countries`` is ``None``.
+
+        A country's price is its ``defaultPrice``; without one, the dearest of its networks,
+        so that the estimate is not below what a text may cost.
+        """
+        account = Account(self._client)
+        try:
+            if countries is None:
+                answers = account.get_all_countries_pricing(ServiceType.SMS).countries
+            else:
+                answers = [
+                    account.get_country_pricing(GetCountryPricingRequest(country_code=code))
+                    for code in countries
+                ]
+        except HttpRequestError as exc:
+            raise self._http_error(exc.response) from exc
+        except requests.RequestException as exc:
+            raise transport_error(
+                self.provider, self.rest_host, self.timeout, exc, "price request"
+            ) from exc
+        except (ValidationError, TypeError, KeyError, ValueError) as exc:
+            raise ProviderUnavailableError(
+                f"vonage: unexpected pricing answer from {self.rest_host}", sent=False
+            ) from exc
+        prices = {}
+        for answer in answers:
+            price = _country_price(answer)
+            if answer.country_code and price is not None:
+                prices[answer.country_code.upper()] = (price, answer.currency)
+        return prices
+
+
+def _country_price(answer):
+    prices = [to_float(answer.default_price)]
+    if prices[0] is None:
+        prices = [to_float(network.price) for network in answer.networks or ()]
+    prices = [price for price in prices if price is not None]
+    return max(prices) if prices else None
 
 
 def md5_hash_signature(params, secret):

@@ -44,7 +44,7 @@ tours.add("outbound_send_tour", {
         { content: "Accounts in scope", trigger: fieldIs("count_accounts", 5) },
         { content: "With an email address", trigger: fieldIs("count_with_email", 4) },
         { content: "With an SMS number", trigger: fieldIs("count_with_sms", 3) },
-        { content: "Already sent (earlier job)", trigger: fieldIs("count_sent", 1) },
+        { content: "Already sent (earlier job)", trigger: fieldIs("count_email_sent", 1) },
         { content: "Sender shown", trigger: ".modal .o_field_widget[name=email_from]:contains(renewals@acme.example)" },
         // Preview tab (the default one): the template rendered for the first account.
         {
