@@ -121,9 +121,9 @@ class TestLiveProgress(SendingCase):
             self._dispatch()
         wizard = self.env["outbound.send.wizard"].with_user(self.user_outbound)
         counts = wizard.get_live_panel_counts(self.campaign.id)
-        self.assertEqual((counts["count_sent"], counts["count_awaiting"]), (2, 3))
+        self.assertEqual((counts["count_email_sent"], counts["count_email_awaiting"]), (2, 3))
         counts = wizard.get_live_panel_counts(self.campaign.id, self.list_passive.id)
-        self.assertEqual(counts["count_sent"], 0)
+        self.assertEqual(counts["count_email_sent"], 0)
         with self.assertRaises(AccessError):
             self.env["outbound.send.wizard"].with_user(self.user_b).get_live_panel_counts(
                 self.campaign.id
