@@ -18,6 +18,8 @@ from .outbound_template import BODY_TYPES
 
 _logger = logging.getLogger(__name__)
 
+# The formats of the outcome report (controllers/report.py).
+REPORT_FORMATS = ("csv", "xlsx")
 # Characters of the first failure reason quoted in the warning of a batch.
 LOGGED_REASON_LENGTH = 300
 
@@ -328,6 +330,18 @@ class OutboundSendJob(models.Model):
         action["domain"] = [("job_id", "=", self.id)]
         action["context"] = {"search_default_group_by_state": 1}
         return action
+
+    def action_download_report(self):
+        """Download the outcome report: one row per message, CSV or XLSX
+        (``report_format`` in the context); the route checks the right to read the job."""
+        self.ensure_one()
+        file_format = self.env.context.get("report_format")
+        file_format = file_format if file_format in REPORT_FORMATS else "csv"
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/outbound/job/{self.id}/report.{file_format}",
+            "target": "download",
+        }
 
     def action_retry_failed(self):
         """Requeue every failed message of the job ("Retry failed")."""

@@ -15,6 +15,7 @@ from . import (
     test_hostile_input,
     test_import,
     test_inbound_sms,
+    test_outcome_report,
     test_receipts,
     test_security,
     test_security_buttons,
