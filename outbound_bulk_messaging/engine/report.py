@@ -55,6 +55,8 @@ def _cut(text):
 
 def safe_cell(value):
     """Return ``value`` as text that a spreadsheet shows as it is and never evaluates."""
+    if value is None or value == "":
+        return ""  # the many empty cells of a large report, at no cost
     text = _CONTROL.sub("", _text(value))
     if text[:1] in ("\t", "\r") or text.lstrip()[:1] in _FORMULA_START:
         # OWASP's neutraliser: the cell is then text. It stays visible in a CSV file opened by a

@@ -90,20 +90,19 @@ class OutboundJobReport(models.AbstractModel):
 
     @api.model
     def _iter_rows(self, job):
-        """Yield the report's rows (tuples in the order of ``_get_columns``) for ``job``.
+        """Yield the report's rows (lists in the order of ``_get_columns``) for ``job``.
 
         Ordered by state then id, the order of the index that claims batches
         (``outbound_message_job_state_idx``): each chunk starts where the last one ended.
         """
         names = [name for name, _label in self._get_columns()]
         labels = self._get_labels()
+        # Rows as tuples: the report's columns, then the keyset's state and id.
         expressions = self._get_select()
-        # The keyset needs the state and the id, whatever the columns.
-        keys = {"state": SQL("m.state"), "id": SQL("m.id")}
         select = SQL(", ").join(
-            SQL("%s AS %s", expression, SQL.identifier(name))
-            for name, expression in {**keys, **{n: expressions[n] for n in names}}.items()
+            [*(expressions[name] for name in names), SQL("m.state"), SQL("m.id")]
         )
+        translations = [(index, labels[name]) for index, name in enumerate(names) if name in labels]
         last = ("", 0)
         while True:
             self.env.cr.execute(
@@ -123,12 +122,12 @@ class OutboundJobReport(models.AbstractModel):
                     limit=REPORT_CHUNK,
                 )
             )
-            chunk = self.env.cr.dictfetchall()
+            chunk = self.env.cr.fetchall()
             for values in chunk:
-                yield self._prepare_row(values, names, labels)
+                yield self._prepare_row(values[:-2], translations)
             if len(chunk) < REPORT_CHUNK:
                 return
-            last = (chunk[-1]["state"], chunk[-1]["id"])
+            last = chunk[-1][-2:]
 
     @api.model
     def _get_labels(self):
@@ -142,14 +141,13 @@ class OutboundJobReport(models.AbstractModel):
         return labels
 
     @api.model
-    def _prepare_row(self, values, names, labels):
-        row = []
-        for name in names:
-            value = values.get(name)
-            if name in labels:
-                value = labels[name].get(value, value)
-            row.append(value)
-        return tuple(row)
+    def _prepare_row(self, values, translations):
+        """The row of one message: ``values`` with the codes of ``translations`` (column
+        index, {code: label}) replaced by their labels."""
+        row = list(values)
+        for index, labels in translations:
+            row[index] = labels.get(row[index], row[index])
+        return row
 
     @api.model
     def _get_header(self):
