@@ -54,3 +54,4 @@ bench:
 	$(PYTHON) bench/bench_import.py
 	$(PYTHON) bench/bench_wizard.py
 	$(PYTHON) bench/bench_send.py
+	$(PYTHON) bench/bench_report.py
