@@ -55,3 +55,4 @@ bench:
 	$(PYTHON) bench/bench_wizard.py
 	$(PYTHON) bench/bench_cost.py
 	$(PYTHON) bench/bench_send.py
+	$(PYTHON) bench/bench_report.py

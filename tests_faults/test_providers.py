@@ -324,4 +324,6 @@ def test_provider_fault(scenario, database, server, workdir, tls, processes):
     assert runs, "the dispatch cron never ran"
     assert max(runs) <= bound, f"a cron run took {max(runs):.1f}s, more than {bound:.0f}s"
     assert responsive, "the Odoo server stopped answering HTTP"
-    assert not server.problems(allowed=[r"Send job .* paused", r"vonage", r"interrupted"])
+    # A batch that failed messages is one warning on purpose (failure scenarios fail some).
+    allowed = [r"Send job .* paused", r"Send job .* messages failed in batch", r"vonage"]
+    assert not server.problems(allowed=[*allowed, r"interrupted"])

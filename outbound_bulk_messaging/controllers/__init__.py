@@ -1,1 +1,1 @@
-from . import main, unsubscribe
+from . import main, report, unsubscribe

@@ -7,6 +7,7 @@ from . import (
     outbound_dispatcher,
     outbound_import_profile,
     outbound_inbound_sms,
+    outbound_job_report,
     outbound_list,
     outbound_message,
     outbound_send_job,

@@ -333,6 +333,7 @@ class OutboundDispatcher(models.AbstractModel):
             result.count(dispatch.QUEUED),
             time.monotonic() - started,
         )
+        job._log_failed_batch(batch_id, result)
         return result
 
     @api.model
@@ -372,7 +373,8 @@ class OutboundDispatcher(models.AbstractModel):
         outcomes = result.outcomes
         for outcome in outcomes:
             if outcome.state == dispatch.FAILED:
-                _logger.info(
+                # The batch's failures are logged once, as a warning (_log_failed_batch).
+                _logger.debug(
                     "Send job %s: message %s failed: %s",
                     job.name,
                     outcome.message_id,

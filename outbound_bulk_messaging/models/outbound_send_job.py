@@ -10,13 +10,18 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, formatLang
 
 from ..channels import TransportBusy, channel_selection, get_channel
-from ..engine import caps, pacing, send_hours
+from ..engine import caps, dispatch, pacing, send_hours
 from ..engine.errors import OutboundError, TemplateError
 from .outbound_dispatcher import commit
 from .outbound_message import OUTCOME_COUNTS
 from .outbound_template import BODY_TYPES
 
 _logger = logging.getLogger(__name__)
+
+# The formats of the outcome report (controllers/report.py).
+REPORT_FORMATS = ("csv", "xlsx")
+# Characters of the first failure reason quoted in the warning of a batch.
+LOGGED_REASON_LENGTH = 300
 
 JOB_STATES = [
     ("to_approve", "To Approve"),
@@ -455,6 +460,18 @@ class OutboundSendJob(models.Model):
             ),
             hourly=True,
         )
+
+    def action_download_report(self):
+        """Download the outcome report: one row per message, CSV or XLSX
+        (``report_format`` in the context); the route checks the right to read the job."""
+        self.ensure_one()
+        file_format = self.env.context.get("report_format")
+        file_format = file_format if file_format in REPORT_FORMATS else "csv"
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/outbound/job/{self.id}/report.{file_format}",
+            "target": "download",
+        }
 
     def action_retry_failed(self):
         """Requeue every failed message of the job ("Retry failed")."""
@@ -906,6 +923,28 @@ class OutboundSendJob(models.Model):
                     raise
                 self.env.cr.rollback()
                 time.sleep(0.05 * attempt)
+
+    def _log_failed_batch(self, batch_id, result):
+        """One warning per batch that failed messages: the job, how many, their ids and the first
+        reason, rather than a line per message (every reason is on its message and in the
+        outcome report). Logged here, with the job's other warnings (a pause)."""
+        failed = [outcome for outcome in result.outcomes if outcome.state == dispatch.FAILED]
+        if not failed:
+            return
+        # On one line, however many lines the provider's reply had.
+        reason = " ".join(str(failed[0].reason or "").split())
+        if len(reason) > LOGGED_REASON_LENGTH:
+            reason = reason[: LOGGED_REASON_LENGTH - 1] + "…"
+        _logger.warning(
+            "Send job %s (id %s): %d of %d messages failed in batch %s: ids %s — first reason: %s",
+            self.name,
+            self.id,
+            len(failed),
+            len(result.outcomes),
+            batch_id,
+            ", ".join(str(outcome.message_id) for outcome in failed),
+            reason,
+        )
 
     def _finish_or_reschedule(self):
         if self.state == "cancelled":

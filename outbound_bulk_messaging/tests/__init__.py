@@ -18,6 +18,7 @@ from . import (
     test_import,
     test_inbound_sms,
     test_live_progress,
+    test_outcome_report,
     test_receipts,
     test_security,
     test_security_buttons,

@@ -1,3 +1,4 @@
+import logging
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
@@ -55,7 +56,8 @@ class TestDispatchEmail(SendingCase):
     def test_refused_recipient_fails_only_that_message(self):
         with self.smtp_sink(refuse={"person05@example.com"}) as sink:
             job = self._send("email")
-            self._dispatch()
+            with self.assertLogs(SEND_JOB_LOGGER, logging.WARNING) as logs:
+                self._dispatch()
         self.assertEqual(self._states(job), {"sent": 11, "failed": 1})
         failed = job.outbound_message_ids.filtered(lambda m: m.state == "failed")
         self.assertEqual(failed.address, "person05@example.com")
@@ -63,6 +65,37 @@ class TestDispatchEmail(SendingCase):
         self.assertIn("person05@example.com", failed.failure_reason)
         self.assertEqual(len(sink.messages), 11)
         self.assertEqual(job.state, "done")
+        # The operator's log says which job and which messages, once for the batch.
+        self.assertEqual(
+            [record.getMessage() for record in logs.records],
+            [
+                f"Send job {job.name} (id {job.id}): 1 of 12 messages failed in batch "
+                f"{failed.batch_id}: ids {failed.id} — first reason: {failed.failure_reason}"
+            ],
+        )
+
+    def test_failures_are_logged_once_per_batch(self):
+        refused = {"person01@example.com", "person03@example.com", "person07@example.com"}
+        with (
+            self.smtp_sink(refuse=refused),
+            patch.object(outbound_dispatcher, "DISPATCH_BATCH", 5),
+            self.assertLogs(SEND_JOB_LOGGER, logging.WARNING) as logs,
+        ):
+            job = self._send("email")
+            self._dispatch()
+        self.assertEqual(self._states(job), {"sent": 9, "failed": 3})
+        failed = job.outbound_message_ids.filtered(lambda m: m.state == "failed")
+        batches = failed.grouped("batch_id")
+        self.assertEqual([len(messages) for messages in batches.values()], [2, 1])
+        # Three batches (5, 5, 2 messages): a line for each of the two that failed messages.
+        self.assertEqual(
+            [record.getMessage().split(" — ")[0] for record in logs.records],
+            [
+                f"Send job {job.name} (id {job.id}): {len(messages)} of 5 messages failed in "
+                f"batch {batch}: ids {', '.join(str(i) for i in messages.ids)}"
+                for batch, messages in batches.items()
+            ],
+        )
 
     def test_authentication_failure_pauses_the_job_and_keeps_the_queue(self):
         with self.smtp_sink(auth=("sender", "right")) as sink:
@@ -114,7 +147,8 @@ class TestDispatchEmail(SendingCase):
         self.template.body = "Hi $ACCOUNT_NAME, you owe $ACCOUNT_AMOUNT"
         with self.smtp_sink() as sink:
             job = self._send("email")
-            self._dispatch()
+            with mute_logger(SEND_JOB_LOGGER):  # the failed batch is logged as a warning
+                self._dispatch()
         self.assertEqual(self._states(job), {"sent": 11, "failed": 1})
         failed = job.outbound_message_ids.filtered(lambda m: m.state == "failed")
         self.assertEqual(failed.account_id, self.accounts[2])
@@ -175,7 +209,8 @@ class TestPacing(SendingCase):
             self._dispatch()
             self.assertFalse(sink.messages)
             job.action_resume()
-            self._dispatch()
+            with mute_logger(SEND_JOB_LOGGER):  # the failed batch is logged as a warning
+                self._dispatch()
             self.assertEqual(self._states(job), {"sent": 9, "failed": 1, "queued": 13})
             job.action_cancel()
             self.assertEqual(job.state, "cancelled")
