@@ -347,3 +347,52 @@ class TestSendWizard(SendingCase):
         self.assertIn("your reference is N1", wizard.preview_body)
         self.assertIn("GSM-7", wizard.preview_sms_info)
         self.assertIn("1 segment", wizard.preview_sms_info)
+
+
+@tagged("post_install", "-at_install")
+class TestStaleFigures(SendingCase):
+    """Send recounts figures over a minute old and does not send on numbers nobody saw."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._create_accounts(cls.list_active, 3, email="seen{}@example.com")
+        # Nothing is dispatched here: the server only has to exist for Send.
+        cls.campaign.mail_server_id = cls.env["ir.mail_server"].create(
+            {"name": "Unused", "smtp_host": "127.0.0.1", "smtp_port": 9}
+        )
+
+    def _jobs(self):
+        return self.env["outbound.send.job"].search([("campaign_id", "=", self.campaign.id)])
+
+    def test_changed_figures_come_back_instead_of_sending(self):
+        with freeze_time("2026-12-01 09:00:00"):
+            wizard = self._wizard()
+        self.assertEqual(wizard.counted_sendable_email, 3)
+        self._create_accounts(self.list_active, 2, start=10, email="late{}@example.com")
+        with freeze_time("2026-12-01 09:02:00"):
+            action = wizard.action_send_email()
+        self.assertEqual((action["res_model"], action["res_id"]), (wizard._name, wizard.id))
+        self.assertFalse(self._jobs(), "nothing sent on the old figures")
+        self.assertIn("5 message(s) would now be sent instead of 3", wizard.stale_warning)
+        # The user saw the new figures: the next click sends them.
+        with freeze_time("2026-12-01 09:02:20"):
+            action = wizard.action_send_email()
+        job = self.env["outbound.send.job"].browse(action["res_id"])
+        self.assertEqual(job.count_queued, 5)
+
+    def test_old_figures_that_still_hold_are_sent(self):
+        with freeze_time("2026-12-01 09:00:00"):
+            wizard = self._wizard()
+        with freeze_time("2026-12-01 09:30:00"):
+            action = wizard.action_send_email()
+        self.assertEqual(action["res_model"], "outbound.send.job")
+        self.assertFalse(wizard.stale_warning)
+
+    def test_fresh_figures_are_not_recounted(self):
+        with freeze_time("2026-12-01 09:00:00"):
+            wizard = self._wizard()
+            self._create_accounts(self.list_active, 1, start=20, email="now{}@example.com")
+        with freeze_time("2026-12-01 09:00:40"):
+            action = wizard.action_send_email()
+        self.assertEqual(self.env["outbound.send.job"].browse(action["res_id"]).count_queued, 4)

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
@@ -9,6 +11,8 @@ from ..models.outbound_message import OUTCOME_COUNTS
 from ..models.outbound_send_job import INTERVAL_UNITS, RESEND_PERIODS
 
 MANAGER_GROUP = "outbound_bulk_messaging.group_outbound_manager"
+# Figures older than this are counted again when Send is clicked.
+STALE_AFTER = timedelta(minutes=1)
 
 
 class OutboundSendWizard(models.TransientModel):
@@ -86,6 +90,12 @@ class OutboundSendWizard(models.TransientModel):
     count_sms_accounts_failed = fields.Integer(
         string="Accounts Whose Text Failed", compute="_compute_panel"
     )
+    # What the user saw, and when: Send recounts figures older than STALE_AFTER (the manual:
+    # "click Send within a minute"). Set at create and by the scope onchange, saved with Send.
+    counted_at = fields.Datetime(default=fields.Datetime.now)
+    counted_sendable_email = fields.Integer()
+    counted_sendable_sms = fields.Integer()
+    stale_warning = fields.Char(readonly=True)
     count_sendable_email = fields.Integer(
         string="Emails to Send",
         compute="_compute_sendable",
@@ -296,7 +306,34 @@ class OutboundSendWizard(models.TransientModel):
         for vals in vals_list:
             if vals.get("list_id") and not vals.get("campaign_id"):
                 vals["campaign_id"] = self._get_list_campaign(vals["list_id"]).id
-        return super().create(vals_list)
+        wizards = super().create(vals_list)
+        for wizard, vals in zip(wizards, vals_list, strict=True):
+            if "counted_sendable_email" not in vals and "counted_sendable_sms" not in vals:
+                wizard._remember_counts()
+        return wizards
+
+    @api.onchange(
+        "campaign_id",
+        "list_id",
+        "account_statuses",
+        "active_lists_only",
+        "resend_period",
+        "template_id",
+        "sms_template_id",
+    )
+    def _onchange_scope_remember_counts(self):
+        self._remember_counts()
+
+    def _remember_counts(self):
+        """Note the sendable figures on screen now, to tell at Send whether they went stale."""
+        for wizard in self:
+            wizard.update(
+                {
+                    "counted_at": fields.Datetime.now(),
+                    "counted_sendable_email": wizard.count_sendable_email,
+                    "counted_sendable_sms": wizard.count_sendable_sms,
+                }
+            )
 
     @api.model
     def _get_list_campaign(self, list_id):
@@ -349,6 +386,8 @@ class OutboundSendWizard(models.TransientModel):
     def _action_send(self, channel):
         self.ensure_one()
         self._check_can_send(channel)
+        if self._counts_went_stale(channel):
+            return self._reopen()
         # Jobs are created here only, after the checks above (nobody has create rights on them).
         values = {**self._prepare_job_values(channel), **self._prepare_cost_values(channel)}
         job = self.env["outbound.send.job"].sudo().create(values)
@@ -356,6 +395,42 @@ class OutboundSendWizard(models.TransientModel):
         job.message_post(body=job._get_creation_summary())
         job._submit()
         return job._get_form_action()
+
+    def _counts_went_stale(self, channel):
+        """Whether the figures the user saw are over a minute old and no longer true.
+
+        Then the screen comes back with the new figures and a warning, and nothing is sent: a
+        Send must not go out on numbers the user did not see.
+        """
+        if not self.counted_at or fields.Datetime.now() - self.counted_at <= STALE_AFTER:
+            return False
+        seen = self[f"counted_sendable_{channel}"]
+        self.invalidate_recordset([f"count_sendable_{channel}"])
+        now = self[f"count_sendable_{channel}"]
+        if now == seen:
+            return False
+        minutes = (fields.Datetime.now() - self.counted_at).total_seconds() // 60
+        self._remember_counts()
+        self.stale_warning = self.env._(
+            "The figures changed since they were counted %(minutes)d minute(s) ago: %(now)s "
+            "message(s) would now be sent instead of %(seen)s. Check them, then click Send "
+            "again.",
+            minutes=minutes,
+            now=now,
+            seen=seen,
+        )
+        return True
+
+    def _reopen(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Send Email / SMS"),
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+            "context": self.env.context,
+        }
 
     def _get_test_address(self):
         """(channel, normalised address) of ``test_recipient``; a clear error when unusable."""
