@@ -26,8 +26,36 @@ def webhook_request():
     )
 
 
+def run_webhook(provider, token, what, handler):
+    """Read a provider's webhook and hand it to the gateway's ``handler`` method.
+
+    :return: ``(refusal, result)``: the 4xx response for input that is too large (413), not
+        authentic (403) or malformed (400), with an INFO log line naming ``what``; else ``None``
+        and what the handler returned. An unknown provider or token is a 404.
+    """
+    if provider not in GATEWAYS:
+        raise request.not_found()
+    too_large = (request.httprequest.content_length or 0) > MAX_WEBHOOK_BYTES
+    webhook = None if too_large else webhook_request()
+    if too_large or len(webhook.body) > MAX_WEBHOOK_BYTES:  # chunked: no Content-Length
+        _logger.info("Refused %s: body over %d bytes", what, MAX_WEBHOOK_BYTES)
+        return request.make_response("too large", status=413), None
+    gateways = request.env["outbound.sms.gateway"].sudo()
+    try:
+        result = getattr(gateways, handler)(provider, token, webhook)
+    except AccountError as error:
+        _logger.info("Refused %s: %s", what, error)
+        return request.make_response("forbidden", status=403), None
+    except (ValueError, TypeError) as error:
+        _logger.info("Malformed %s: %s", what, error)
+        return request.make_response("malformed", status=400), None
+    if result is None:
+        raise request.not_found()
+    return None, result
+
+
 class OutboundReceiptController(http.Controller):
-    """SMS delivery receipts (DLR webhooks), one URL per gateway with a secret token.
+    """SMS delivery receipts and inbound texts, one URL each per gateway with a secret token.
 
     Anything malformed or not authentic gets a 4xx and changes nothing, never a 500.
     """
@@ -41,27 +69,9 @@ class OutboundReceiptController(http.Controller):
         save_session=False,
     )
     def sms_receipt(self, provider, token, **_params):
-        if provider not in GATEWAYS:
-            raise request.not_found()
-        if (request.httprequest.content_length or 0) > MAX_WEBHOOK_BYTES:
-            _logger.info("Refused SMS delivery receipt: body over %d bytes", MAX_WEBHOOK_BYTES)
-            return request.make_response("too large", status=413)
-        try:
-            matched = (
-                request.env["outbound.sms.gateway"]
-                .sudo()
-                ._handle_receipt(provider, token, webhook_request())
-            )
-        except AccountError as error:
-            _logger.info("Refused SMS delivery receipt: %s", error)
-            return request.make_response("forbidden", status=403)
-        except (ValueError, TypeError) as error:
-            _logger.info("Malformed SMS delivery receipt: %s", error)
-            return request.make_response("malformed", status=400)
-        if matched is None:
-            raise request.not_found()
+        refusal, _matched = run_webhook(provider, token, "SMS delivery receipt", "_handle_receipt")
         # 200 even for a receipt of an unknown message: the provider would retry it forever.
-        return request.make_response("ok")
+        return refusal or request.make_response("ok")
 
     @http.route(
         "/outbound/sms/<string:provider>/inbound/<string:token>",
@@ -72,26 +82,10 @@ class OutboundReceiptController(http.Controller):
         save_session=False,
     )
     def sms_inbound(self, provider, token, **_params):
-        """Texts sent to a gateway's number (replies, STOP, START), one URL per gateway."""
-        if provider not in GATEWAYS:
-            raise request.not_found()
-        too_large = (request.httprequest.content_length or 0) > MAX_WEBHOOK_BYTES
-        webhook = None if too_large else webhook_request()
-        if too_large or len(webhook.body) > MAX_WEBHOOK_BYTES:  # chunked: no Content-Length
-            _logger.info("Refused inbound SMS: body over %d bytes", MAX_WEBHOOK_BYTES)
-            return request.make_response("too large", status=413)
-        try:
-            inbound = (
-                request.env["outbound.sms.gateway"].sudo()._handle_inbound(provider, token, webhook)
-            )
-        except AccountError as error:
-            _logger.info("Refused inbound SMS: %s", error)
-            return request.make_response("forbidden", status=403)
-        except (ValueError, TypeError) as error:
-            _logger.info("Malformed inbound SMS: %s", error)
-            return request.make_response("malformed", status=400)
-        if inbound is None:
-            raise request.not_found()
+        """Texts sent to a gateway's number (replies, STOP, START)."""
+        refusal, _inbound = run_webhook(provider, token, "inbound SMS", "_handle_inbound")
+        if refusal:
+            return refusal
         # 200 for a redelivered message too: the provider would send it again for a day.
         body, content_type = GATEWAYS[provider].inbound_answer()
         return request.make_response(body, headers=[("Content-Type", content_type)])
