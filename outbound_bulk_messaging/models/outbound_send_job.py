@@ -13,7 +13,7 @@ from ..channels import TransportBusy, channel_selection, get_channel
 from ..engine import caps, dispatch, pacing, send_hours
 from ..engine.errors import OutboundError, TemplateError
 from .outbound_dispatcher import commit
-from .outbound_message import OUTCOME_COUNTS
+from .outbound_message import MESSAGE_STATES, OUTCOME_COUNTS
 from .outbound_template import BODY_TYPES
 
 _logger = logging.getLogger(__name__)
@@ -218,7 +218,6 @@ class OutboundSendJob(models.Model):
 
     def _compute_counts(self):
         counts = self._get_message_counts()
-        outcomes = self._get_outcome_counts()
         for job in self:
             job_counts = counts.get(job.id, {})
             values = {
@@ -229,7 +228,7 @@ class OutboundSendJob(models.Model):
             to_send = values["count_total"] - values["count_skipped"]
             finished = values["count_sent"] + values["count_failed"]
             values["progress"] = 100.0 * finished / to_send if to_send else 100.0
-            values.update(outcomes.get(job.id, dict.fromkeys(OUTCOME_COUNTS, 0)))
+            values.update({name: job_counts.get(name, 0) for name in OUTCOME_COUNTS})
             job.update(values)
 
     @api.depends("batch_size", "batch_interval", "batch_interval_unit")
@@ -308,50 +307,26 @@ class OutboundSendJob(models.Model):
             job.sms_cost = costs.get(job.id, 0.0)
 
     def _get_message_counts(self):
-        """{job id: {state: count}} in one aggregate query."""
+        """{job id: {state: count, outcome count field: count}} in one aggregate query: the
+        messages by state and what came back (:data:`OUTCOME_COUNTS`)."""
         if not self.ids:
             return {}
-        self.env["outbound.message"].flush_model(["job_id", "state"])
-        self.env.cr.execute(
-            "SELECT job_id, state, count(*) FROM outbound_message "
-            "WHERE job_id = ANY(%s) GROUP BY job_id, state",
-            [self.ids],
+        self.env["outbound.message"].flush_model(
+            ["job_id", "state", "delivery_status", "replied_at"]
         )
-        counts = {}
-        for job_id, state, count in self.env.cr.fetchall():
-            counts.setdefault(job_id, {})[state] = count
-        return counts
-
-    def _get_outcome_counts(self):
-        """{job id: {count field: number}} of what came back, in one aggregate query."""
-        if not self.ids:
-            return {}
-        Message = self.env["outbound.message"]
-        Message.flush_model(["job_id", "delivery_status", "replied_at"])
+        columns = {
+            state: SQL("count(*) FILTER (WHERE state = %s)", state)
+            for state, _label in MESSAGE_STATES
+        } | OUTCOME_COUNTS
         self.env.cr.execute(
             SQL(
                 "SELECT job_id, %s FROM outbound_message WHERE job_id = ANY(%s) GROUP BY job_id",
-                SQL(", ").join(OUTCOME_COUNTS.values()),
+                SQL(", ").join(columns.values()),
                 self.ids,
             )
         )
         rows = self.env.cr.fetchall()
-        return {job_id: dict(zip(OUTCOME_COUNTS, row, strict=True)) for job_id, *row in rows}
-
-    def _compute_send_hours_status(self):
-        now = fields.Datetime.now()
-        for job in self:
-            waiting = []
-            if job.send_calendar_id and job.state in ("scheduled", "running"):
-                try:
-                    waiting = [item for item in job._get_zone_states(now) if not item[0].is_open]
-                except UserError as error:
-                    job.send_hours_next_at, job.send_hours_status = False, str(error)
-                    continue
-            waiting.sort(key=lambda item: item[0].opens_at or now + send_hours.SEARCH_HORIZON)
-            opens = [state.opens_at for state, _count in waiting if state.opens_at]
-            job.send_hours_next_at = min(opens, default=False)
-            job.send_hours_status = "\n".join(job._describe_waiting(*item) for item in waiting)
+        return {job_id: dict(zip(columns, row, strict=True)) for job_id, *row in rows}
 
     @api.model_create_multi
     def create(self, vals_list):
