@@ -15,7 +15,6 @@ class ResCompany(models.Model):
     )
     outbound_cap_period = fields.Selection(
         CAP_PERIODS,
-        string="Outbound Cap Period",
         default="week",
         required=True,
         help="Calendar period of the cap, in UTC: a day from midnight, a week from Monday, a "
