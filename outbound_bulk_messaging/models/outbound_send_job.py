@@ -328,6 +328,21 @@ class OutboundSendJob(models.Model):
         rows = self.env.cr.fetchall()
         return {job_id: dict(zip(columns, row, strict=True)) for job_id, *row in rows}
 
+    def _compute_send_hours_status(self):
+        now = fields.Datetime.now()
+        for job in self:
+            waiting = []
+            if job.send_calendar_id and job.state in ("scheduled", "running"):
+                try:
+                    waiting = [item for item in job._get_zone_states(now) if not item[0].is_open]
+                except UserError as error:
+                    job.send_hours_next_at, job.send_hours_status = False, str(error)
+                    continue
+            waiting.sort(key=lambda item: item[0].opens_at or now + send_hours.SEARCH_HORIZON)
+            opens = [state.opens_at for state, _count in waiting if state.opens_at]
+            job.send_hours_next_at = min(opens, default=False)
+            job.send_hours_status = "\n".join(job._describe_waiting(*item) for item in waiting)
+
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
