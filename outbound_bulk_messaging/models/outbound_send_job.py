@@ -571,8 +571,9 @@ class OutboundSendJob(models.Model):
             now=now,
         )
 
-    def _get_recipients_select(self):
-        """Every account in scope with its address and its skip reason (NULL: it is sent to).
+    def _get_recipients_select(self, verdict=None):
+        """Every account in scope with its address and its skip reason (NULL: it is sent to),
+        or ``verdict`` (an SQL expression over ``r``) in place of the reason.
 
         The one definition of who a job sends to: the job inserts its rows and the send wizard
         counts them before sending (on a job not yet created, ``new()``), so the panel's
@@ -606,7 +607,7 @@ class OutboundSendJob(models.Model):
             address=channel.address_sql("a"),
             time_zone=self._get_recipient_tz_sql(channel),
             scope=scope,
-            reason=self._get_skip_reason_sql(),
+            reason=self._get_skip_reason_sql() if verdict is None else verdict,
         )
 
     def _get_recipient_tz_sql(self, channel):
@@ -619,14 +620,32 @@ class OutboundSendJob(models.Model):
 
     def _count_sendable(self):
         """How many messages this job queues (or would queue, on a ``new()`` job)."""
+        return self._count_by_rule()[None]
+
+    def _count_by_rule(self):
+        """{rule label: accounts it leaves out, None: accounts sent to}, rules in their order
+        (first match wins, as in the job), a rule that leaves nobody out counted 0."""
+        specs = [(label, rule) for label, rule in self._get_recipient_rule_specs() if rule]
+        counts = dict.fromkeys([label for label, _rule in specs], 0)
+        counts[None] = 0
+        verdict = SQL("NULL::int")
+        if specs:
+            verdict = SQL(
+                "CASE %s END",
+                SQL(" ").join(
+                    SQL("WHEN %s THEN %s", rule[0], index) for index, (_l, rule) in enumerate(specs)
+                ),
+            )
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
-                "SELECT count(*) FROM (%s) AS verdict WHERE reason IS NULL",
-                self._get_recipients_select(),
+                "SELECT reason, count(*) FROM (%s) AS verdict GROUP BY reason",
+                self._get_recipients_select(verdict),
             )
         )
-        return self.env.cr.fetchone()[0]
+        for index, count in self.env.cr.fetchall():
+            counts[None if index is None else specs[index][0]] = count
+        return counts
 
     def _get_skip_reason_sql(self):
         """``CASE`` giving each recipient row ``r`` its skip reason (NULL: it is sent to)."""
@@ -639,19 +658,23 @@ class OutboundSendJob(models.Model):
         return SQL("CASE %s END", branches)
 
     def _get_recipient_rules(self):
-        """Each rule is ``(condition, reason)`` over the recipient row ``r``, first match wins.
+        """Each rule is ``(condition, reason)`` over the recipient row ``r``, first match wins;
+        ``None`` for a rule that does not apply to this job."""
+        return [rule for _label, rule in self._get_recipient_rule_specs()]
 
-        Another addon adds a rule by extending this list or one of the methods; a method returns
-        ``None`` when its rule does not apply to this job.
-        """
+    def _get_recipient_rule_specs(self):
+        """``(label, rule)`` of each recipient rule, in order: the label names the rule on the
+        wizard's Recipients tab. Another addon adds a rule by extending this list or one of the
+        ``_rule_*`` methods (which return ``None`` when they do not apply)."""
+        _ = self.env._
         return [
-            self._rule_invalid_address(),
-            self._rule_no_address(),
-            self._rule_blacklisted(),
-            self._rule_duplicate(),
-            self._rule_sent_recently(),
-            self._rule_queued_elsewhere(),
-            self._rule_frequency_cap(),
+            (_("Invalid address"), self._rule_invalid_address()),
+            (_("No address"), self._rule_no_address()),
+            (_("Blacklisted"), self._rule_blacklisted()),
+            (_("Same address as another account"), self._rule_duplicate()),
+            (_("Already sent within the resend window"), self._rule_sent_recently()),
+            (_("Already queued in another job"), self._rule_queued_elsewhere()),
+            (_("Frequency cap reached"), self._rule_frequency_cap()),
         ]
 
     def _sql_id(self):

@@ -1,5 +1,7 @@
 from datetime import datetime, timedelta
 
+from lxml import html
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import freeze_time, tagged, users
 
@@ -238,6 +240,43 @@ class TestSendWizard(SendingCase):
         self.assertEqual(list(self._messages(job)), ["N4"])
         job = self._send("email", active_lists_only=True)
         self.assertEqual(sorted(self._messages(job)), ["N1", "N2", "N3", "N5"])
+
+    @users("ob_manager")
+    def test_recipients_tab_says_what_each_rule_leaves_out(self):
+        self.env["mail.blacklist"].sudo().create({"email": "n1@example.com"})
+        self.campaign.company_id.sudo().outbound_cap_count = 5  # else the cap's row is not shown
+        wizard = self._wizard()
+        self.assertEqual(
+            self._summary_rows(wizard),
+            [
+                ["Who is left out", "Email", "SMS"],
+                ["Accounts of the campaign or list", "7"],
+                ["Status not ticked", "-1"],
+                [
+                    "2 of these accounts are in passive lists: ticking Active lists only would "
+                    "leave them out."
+                ],
+                ["Invalid address", "0", "-1"],
+                ["No address", "-2", "-1"],
+                ["Blacklisted", "-1", "0"],
+                ["Same address as another account", "-1", "0"],
+                ["Frequency cap reached", "0", "0"],
+                ["To send", "2", "4"],
+            ],
+        )
+        self.assertEqual((wizard.count_sendable_email, wizard.count_sendable_sms), (2, 4))
+        wizard.active_lists_only = True
+        rows = self._summary_rows(wizard)
+        self.assertIn(["In passive lists (Active lists only)", "-2"], rows)
+        self.assertEqual(rows[-1], ["To send", "2", "2"])
+
+    def _summary_rows(self, wizard):
+        wizard.invalidate_recordset(["recipients_summary"])
+        table = html.fromstring(str(wizard.recipients_summary))
+        return [
+            [" ".join(cell.text_content().split()) for cell in row.xpath("./th|./td")]
+            for row in table.xpath(".//tr")
+        ]
 
     def test_blacklists(self):
         self.env["mail.blacklist"].create({"email": "N1@Example.com"})

@@ -108,6 +108,13 @@ class OutboundSendWizard(models.TransientModel):
         help="Messages a Send SMS would queue now, after every recipient rule (no number, "
         "invalid number, blacklist, duplicates, resend window, frequency cap).",
     )
+    recipients_summary = fields.Html(
+        string="Who Is Left Out",
+        compute="_compute_sendable",
+        sanitize=False,  # rendered by our own QWeb template, every value escaped
+        help="How many accounts each recipient rule leaves out, per channel, in the order the "
+        "rules apply (an account left out by one rule is not counted again by the next).",
+    )
     sms_currency_id = fields.Many2one(related="campaign_id.company_id.currency_id")
     sms_cost_estimate = fields.Float(
         string="Estimated SMS Cost",
@@ -224,9 +231,12 @@ class OutboundSendWizard(models.TransientModel):
     )
     def _compute_sendable(self):
         for wizard in self:
+            rule_counts = {}
             for code in CHANNELS:
                 job = wizard._new_job(code)
-                wizard[f"count_sendable_{code}"] = job._count_sendable() if job else 0
+                rule_counts[code] = job._count_by_rule() if job else {None: 0}
+                wizard[f"count_sendable_{code}"] = rule_counts[code][None]
+            wizard.recipients_summary = wizard._render_recipients_summary(rule_counts)
 
     @api.depends(
         "campaign_id",
@@ -551,6 +561,57 @@ class OutboundSendWizard(models.TransientModel):
             )
         )
         return self.env.cr.fetchone()
+
+    def _count_scope_exclusions(self):
+        """(accounts of the campaign or list, left out by their status, in passive lists)."""
+        self.env["outbound.account"].flush_model()
+        self.env["outbound.list"].flush_model(["state", "campaign_id"])
+        conditions = [SQL("l.campaign_id = %s", self.campaign_id.id)]
+        if self.list_id:
+            conditions.append(SQL("a.list_id = %s", self.list_id.id))
+        statuses = self.account_statuses.mapped("code")
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT count(*),
+                       count(*) FILTER (WHERE NOT a.status = ANY(%(statuses)s)),
+                       count(*) FILTER (WHERE a.status = ANY(%(statuses)s)
+                                          AND l.state != 'active')
+                  FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
+                 WHERE %(where)s
+                """,
+                statuses=statuses,
+                where=SQL(" AND ").join(conditions),
+            )
+        )
+        return self.env.cr.fetchone()
+
+    def _render_recipients_summary(self, rule_counts):
+        """The Recipients tab's table: the scope, then each rule's count per channel."""
+        if not self.campaign_id:
+            return False
+        total, by_status, passive = self._count_scope_exclusions()
+        labels = list(dict.fromkeys(label for counts in rule_counts.values() for label in counts))
+        rules = [
+            (label, [rule_counts[code].get(label, 0) for code in CHANNELS])
+            for label in labels
+            if label is not None
+        ]
+        channel_labels = dict(
+            self.env["outbound.message"]._fields["channel"]._description_selection(self.env)
+        )
+        return self.env["ir.qweb"]._render(
+            "outbound_bulk_messaging.send_wizard_recipients_summary",
+            {
+                "channels": [channel_labels[code] for code in CHANNELS],
+                "total": total,
+                "by_status": by_status,
+                "passive": passive,
+                "active_lists_only": self.active_lists_only,
+                "rules": rules,
+                "sendable": [rule_counts[code][None] for code in CHANNELS],
+            },
+        )
 
     def _count_messages(self):
         """The panel's counts of this campaign's (or list's) messages, per channel:
