@@ -115,6 +115,13 @@ class TestSendUi(HttpCase, SendingCase):
 
         self.start_tour("/odoo", "outbound_send_job_progress_tour", login=self.user_manager.login)
 
+    def test_edit_templates_keeps_the_wizard(self):
+        jobs_before = self.env["outbound.send.job"].search_count([])
+        self.start_tour("/odoo", "outbound_edit_templates_tour", login=self.user_manager.login)
+        self.env.invalidate_all()
+        self.assertEqual(self.template.subject, "Renewal time, $ACCOUNT_NAME")
+        self.assertEqual(self.env["outbound.send.job"].search_count([]), jobs_before)
+
     def test_user_sees_the_wizard_without_send_buttons(self):
         self.start_tour("/odoo", "outbound_send_user_tour", login=self.user_outbound.login)
         self.assertFalse(
