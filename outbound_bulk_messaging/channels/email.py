@@ -197,6 +197,10 @@ class EmailChannel(Channel):
         checks = [
             (wizard.count_with_email, env._("no account in scope has an email address")),
             (template, env._("choose a template")),
+            (
+                not template or template.use_for_email,
+                env._("template %s is for SMS only", template.name),
+            ),
             (not template or template.subject, env._("the template has no subject")),
             (campaign.mail_server_id, env._("the campaign has no mail server")),
             (campaign.email_from, env._("the campaign has no sender address")),

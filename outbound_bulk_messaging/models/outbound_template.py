@@ -48,6 +48,24 @@ class OutboundTemplate(models.Model):
     )
     subject = fields.Char(help="Email subject; placeholders allowed. Not used for SMS.")
     body = fields.Text(required=True, default="Dear $ACCOUNT_NAME,\n\n")
+    # The HTML editor's view of ``body`` (an HTML template's source is ``body`` itself):
+    # sanitised as Odoo's mail templates are, which keeps styles, tables and comments.
+    body_html = fields.Html(
+        string="HTML Body",
+        compute="_compute_body_html",
+        inverse="_inverse_body_html",
+        sanitize="email_outgoing",
+    )
+    html_source_only = fields.Boolean(
+        compute="_compute_html_source_only",
+        help="The HTML has Jinja2 blocks ({% … %}), which the HTML editor would move about "
+        "(inside a table, say): it is edited as source.",
+    )
+    use_for_email = fields.Boolean(
+        string="Usable for Email",
+        default=True,
+        help="Unticked: an SMS-only template, without a subject, not offered for email.",
+    )
     use_for_sms = fields.Boolean(
         string="Usable for SMS",
         compute="_compute_use_for_sms",
@@ -63,6 +81,10 @@ class OutboundTemplate(models.Model):
         help="An SMS longer than this once rendered is not sent (it fails with the reason).",
     )
     placeholder_help = fields.Html(compute="_compute_placeholder_help")
+    placeholder_names = fields.Json(
+        compute="_compute_placeholder_help",
+        help="The placeholders the HTML editor offers in its menu (type / in the body).",
+    )
     preview_account_id = fields.Many2one(
         "outbound.account",
         compute="_compute_preview_account_id",
@@ -99,6 +121,29 @@ class OutboundTemplate(models.Model):
             template.placeholder_help = Markup(" ").join(
                 Markup("<code>$%s</code>") % name for name in names
             )
+            template.placeholder_names = [f"${name}" for name in names]
+
+    @api.depends("body")
+    def _compute_body_html(self):
+        for template in self:
+            template.body_html = template.body
+
+    def _inverse_body_html(self):
+        for template in self:
+            if template.body_type == "html" and not template.html_source_only:
+                template.body = template.body_html or ""
+
+    @api.depends("body", "body_type")
+    def _compute_html_source_only(self):
+        for template in self:
+            template.html_source_only = template.body_type == "html" and "{%" in (
+                template.body or ""
+            )
+
+    @api.onchange("body_html")
+    def _onchange_body_html(self):
+        # The preview follows what is typed in the editor, before the inverse runs at save.
+        self._inverse_body_html()
 
     @api.depends("campaign_id", "use_for_sms")
     def _compute_preview_account_id(self):
@@ -126,7 +171,13 @@ class OutboundTemplate(models.Model):
             template.update(values)
 
     @api.constrains(
-        "body", "subject", "body_type", "use_for_sms", "sms_max_segments", "campaign_id"
+        "body",
+        "subject",
+        "body_type",
+        "use_for_sms",
+        "use_for_email",
+        "sms_max_segments",
+        "campaign_id",
     )
     def _check_template(self):
         for template in self:
@@ -210,6 +261,8 @@ class OutboundTemplate(models.Model):
             render.check_header_text(self.subject)
         if self.use_for_sms and self.body_type != "text":
             raise TemplateError(self.env._("only text templates can be sent as SMS"))
+        if not self.use_for_email and not self.use_for_sms:
+            raise TemplateError(self.env._("it must be usable for email, for SMS or both"))
         compiled = self._compile()
         # Rendered once with every value empty: what only shows at render time (a forbidden
         # attribute, a missing column) is refused now, and an SMS's fixed text must fit.

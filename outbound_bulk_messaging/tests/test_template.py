@@ -134,3 +134,40 @@ class TestTemplate(OutboundCase):
             {"name": "Mine", "campaign_id": self.campaign.id, "body": "Hi $ACCOUNT_NAME"}
         )
         self.assertEqual(template.company_id, self.campaign.company_id)
+
+    # ---- EDITOR AND SMS-ONLY TEMPLATES
+
+    def test_html_editor_writes_the_body_sanitised_as_mail_templates(self):
+        template = self._template(body_type="html", subject="Hi", body="<p>Dear $ACCOUNT_NAME</p>")
+        self.assertEqual(str(template.body_html), "<p>Dear $ACCOUNT_NAME</p>")
+        template.body_html = (
+            '<p style="color: red">Ref $ACCOUNT_REFERENCE</p><script>alert(1)</script>'
+        )
+        self.assertIn('<p style="color: red">Ref $ACCOUNT_REFERENCE</p>', template.body)
+        self.assertNotIn("script", template.body)
+        self.assertIn("$ACCOUNT_AMOUNT", template.placeholder_names)
+
+    def test_jinja_blocks_keep_the_html_as_source(self):
+        body = "<table>{% for i in [1] %}<tr><td>$ACCOUNT_NAME</td></tr>{% endfor %}</table>"
+        template = self._template(body_type="html", subject="Hi", body=body)
+        self.assertTrue(template.html_source_only)
+        # What the editor would send back (the blocks moved out of the table) is not taken.
+        template.body_html = "<p>{% for i in [1] %}{% endfor %}</p><table></table>"
+        self.assertEqual(template.body, body)
+
+    def test_sms_only_template_is_not_offered_for_email(self):
+        template = self._template(body="Hi $ACCOUNT_NAME", use_for_email=False)
+        wizard = (
+            self.env["outbound.send.wizard"]
+            .with_context(active_model="outbound.campaign", active_id=self.campaign.id)
+            .create({})
+        )
+        self.assertEqual(wizard.sms_template_id, template)
+        self.assertFalse(wizard.template_id, "an SMS-only template is not the email template")
+        wizard.template_id = template
+        self.assertIn(f"template {template.name} is for SMS only", wizard.email_blockers)
+        self.assertFalse(wizard.can_send_email)
+
+    def test_template_for_no_channel_is_refused(self):
+        with self.assertRaisesRegex(ValidationError, "usable for email, for SMS or both"):
+            self._template(body_type="html", subject="Hi", body="<p>x</p>", use_for_email=False)

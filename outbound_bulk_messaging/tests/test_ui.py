@@ -134,6 +134,32 @@ SHOT_PREFIX = "outbound-screenshot:"
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
 
 
+@tagged("post_install", "-at_install")
+class TestTemplateEditorUi(HttpCase, SendingCase):
+    """A template's HTML body in Odoo's editor (tours/outbound_template_editor_tour.js)."""
+
+    def test_placeholders_from_the_editor_menu_and_sms_only_templates(self):
+        letter = self.env["outbound.template"].create(
+            {
+                "name": "Letter",
+                "campaign_id": self.campaign.id,
+                "body_type": "html",
+                "subject": "Hello",
+                "body": "<p>Dear $ACCOUNT_NAME,</p>",
+            }
+        )
+        self.start_tour(
+            "/odoo/action-outbound_bulk_messaging.outbound_template_action",
+            "outbound_template_editor_tour",
+            login=self.user_manager.login,
+        )
+        self.env.invalidate_all()
+        self.assertIn("$ACCOUNT_REFERENCE", letter.body)
+        self.assertIn("Dear $ACCOUNT_NAME,", letter.body)
+        self.assertFalse(self.template.use_for_email)
+        self.assertTrue(self.template.use_for_sms)
+
+
 class _ScreenshotBrowser(ChromeBrowser):
     """Odoo's test browser, saving a PNG whenever the tour logs ``outbound-screenshot:<name>``.
 

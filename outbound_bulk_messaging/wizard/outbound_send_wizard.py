@@ -31,7 +31,7 @@ class OutboundSendWizard(models.TransientModel):
     template_id = fields.Many2one(
         "outbound.template",
         string="Email Template",
-        domain="[('campaign_id', 'in', [campaign_id, False])]",
+        domain="[('campaign_id', 'in', [campaign_id, False]), ('use_for_email', '=', True)]",
         compute="_compute_template_id",
         store=True,
         readonly=False,
@@ -179,7 +179,7 @@ class OutboundSendWizard(models.TransientModel):
     def _compute_template_id(self):
         for wizard in self:
             if not wizard.template_id:
-                wizard.template_id = wizard._find_template()
+                wizard.template_id = wizard._find_template([("use_for_email", "=", True)])
 
     @api.depends("campaign_id", "template_id")
     def _compute_sms_template_id(self):
@@ -856,7 +856,7 @@ class OutboundSendWizard(models.TransientModel):
         """The first account in scope, preferring one with the address the template needs."""
         if not self.campaign_id:
             return self.env["outbound.account"]
-        sms_only = self.template_id.use_for_sms and not self.template_id.subject
+        sms_only = not self.template_id and self.sms_template_id
         address = CHANNELS["sms" if sms_only else "email"].address_sql("a")
         self.env["outbound.account"].flush_model()
         self.env.cr.execute(
