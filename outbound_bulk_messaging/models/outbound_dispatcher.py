@@ -165,7 +165,8 @@ class OutboundDispatcher(models.AbstractModel):
                     self._release_batch(batch_id, message_ids)
                     break
                 result = self._send_batch(job, batch_id, message_ids, transport, deadline)
-                processed += len(message_ids)
+                # Requeued at the deadline, they are claimed (and counted) again later.
+                processed += len(message_ids) - result.count(dispatch.QUEUED)
                 self._after_batch(job, result)
                 if result.pause_reason or result.throttled:
                     break
