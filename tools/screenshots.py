@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate the README's screenshots (docs/send_wizard.png, docs/send_job.png).
+"""Regenerate the README's screenshots (docs/*.png: send wizard, job, curve, analysis).
 
 Installs the addon with its demo data in a fresh database and runs the test tagged
 ``outbound_screenshots`` alone (``TestScreenshots`` in outbound_bulk_messaging/tests/test_ui.py):

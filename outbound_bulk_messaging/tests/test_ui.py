@@ -7,7 +7,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 from odoo import fields, modules
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, freeze_time, tagged
 from odoo.tests.common import ChromeBrowser
 
 from .common import SendingCase
@@ -197,7 +197,8 @@ class _ScreenshotBrowser(ChromeBrowser):
 
 @tagged("-standard", "outbound_screenshots", "post_install", "-at_install")
 class TestScreenshots(HttpCase):
-    """PNGs of the send wizard and of a send job for the README (docs/), on demo data.
+    """PNGs for the README (docs/), on demo data: the send wizard, a send job while it sends,
+    its sending curve, and the Messages Analysis as a chart and a pivot.
 
     Not part of the suite: ``python3 tools/screenshots.py`` installs the addon with demo data in a
     fresh database and runs this test alone. $OBM_SCREENSHOT_DIR overrides docs/; the other
@@ -205,7 +206,7 @@ class TestScreenshots(HttpCase):
     """
 
     browser_size = "1280x800"
-    docs_shots = ("send_wizard", "send_job")
+    docs_shots = ("send_wizard", "send_job", "sending_curve", "messages_analysis", "messages_pivot")
     review_shots = (
         "campaign_list",
         "campaign_form",
@@ -259,6 +260,14 @@ class TestScreenshots(HttpCase):
                 self.env["outbound.send.job"]._cron_dispatch()
             self.assertEqual(len(sink.messages), 10)
             self.start_tour("/odoo", "outbound_screenshot_job_tour", login="admin")
+            # Two more batches, an hour apart as the pace asks, for the charts to show a curve.
+            with SmtpSink() as sink, patch.object(modules.module, "current_test", False):
+                self.mail_server.smtp_port = sink.port
+                for hours in (1, 2):
+                    with freeze_time(fields.Datetime.now() + timedelta(hours=hours, minutes=1)):
+                        self.env["outbound.send.job"]._cron_dispatch()
+            self.assertEqual(len(sink.messages), 14)  # the 14 messages the job had left
+            self.start_tour("/odoo", "outbound_screenshot_charts_tour", login="admin")
             self.start_tour("/odoo", "outbound_screenshot_review_tour", login="admin")
         for name, path in paths.items():
             self.assertTrue(path.is_file(), f"screenshot {name} missing")

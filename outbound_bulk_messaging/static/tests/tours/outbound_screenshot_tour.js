@@ -10,11 +10,13 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
 const tours = registry.category("web_tour.tours");
 const SHOT_TIMEOUT = 20000;
 
-function screenshotStep(name, trigger = "body") {
+function screenshotStep(name, trigger = "body", settle = 0) {
     return {
         content: `Screenshot ${name}`,
         trigger,
         async run() {
+            // A chart is drawn with an animation: let it end.
+            await new Promise((resolve) => setTimeout(resolve, settle));
             // No focus ring, caret or hover effect in the picture.
             document.activeElement?.blur();
             console.log(`outbound-screenshot:${name}`);
@@ -108,6 +110,42 @@ tours.add("outbound_screenshot_job_tour", {
     ],
 });
 
+/** After two more hourly batches: the job's curve, then the Messages Analysis. */
+tours.add("outbound_screenshot_charts_tour", {
+    url: "/odoo",
+    steps: () => [
+        ...stepUtils.goToAppSteps("outbound_bulk_messaging.outbound_menu_root", "Open Outbound"),
+        ...menuSteps("outbound_menu_sending", "outbound_menu_send_job"),
+        {
+            content: "Open the job",
+            trigger: ".o_list_view .o_data_row td[name=name]:contains(SEND/)",
+            run: "click",
+        },
+        {
+            content: "All 24 sent, in three batches",
+            trigger: ".o_form_view .o_field_widget[name=count_sent]:contains(/^24$/)",
+        },
+        {
+            content: "Its sending curve",
+            trigger: ".o-form-buttonbox button[name=action_view_sending_curve]",
+            run: "click",
+        },
+        screenshotStep("sending_curve", ".o_graph_view .o_graph_canvas_container canvas", 1500),
+        ...menuSteps("outbound_menu_reporting", "outbound_menu_message_analysis"),
+        screenshotStep(
+            "messages_analysis",
+            ".o_action:has(.o_breadcrumb:contains(Messages Analysis)) .o_graph_canvas_container canvas",
+            1500
+        ),
+        {
+            content: "As a pivot",
+            trigger: ".o_control_panel .o_switch_view.o_pivot",
+            run: "click",
+        },
+        screenshotStep("messages_pivot", ".o_pivot thead:has(th:contains(Sent))"),
+    ],
+});
+
 /** The other screens, saved for review in the log folder of tools/screenshots.py. */
 tours.add("outbound_screenshot_review_tour", {
     url: "/odoo",
@@ -153,7 +191,7 @@ tours.add("outbound_screenshot_review_tour", {
             trigger: ".o_list_view .o_data_row td[name=name]:contains(email)",
             run: "click",
         },
-        screenshotStep("review_template_form", ".o_form_view .o_field_widget[name=body]"),
+        screenshotStep("review_template_form", ".o_form_view .o_field_widget[name=body_html] .odoo-editor-editable"),
         {
             content: "Open the Preview tab",
             trigger: ".o_form_view .o_notebook a.nav-link[name=preview]",
@@ -164,7 +202,7 @@ tours.add("outbound_screenshot_review_tour", {
             ".o_form_view .o_field_widget[name=preview_subject]:contains(/\\S/)"
         ),
         ...menuSteps("outbound_menu_sending", "outbound_menu_send_job"),
-        screenshotStep("review_job_list", ".o_list_view .o_data_row td[name=count_sent]:contains(/^10$/)"),
+        screenshotStep("review_job_list", ".o_list_view .o_data_row td[name=count_sent]:contains(/^24$/)"),
         {
             content: "Kanban view",
             trigger: ".o_control_panel .o_switch_view.o_kanban",
