@@ -613,8 +613,10 @@ class OutboundDispatcher(models.AbstractModel):
         when the setting went down (see ``_archive_idle_dispatch_crons``), or the last copy once
         a module update restored a deleted shipped cron."""
         cron_id = self.env.context.get("cron_id")
+        if not cron_id:  # called directly (tests, Run Manually): not one of the dispatchers
+            return False
         count = self._get_dispatcher_count()
-        if not cron_id or count is None:
+        if count is None:
             return False
         return cron_id in self.env["outbound.send.job"]._get_dispatch_crons().ids[count:]
 
