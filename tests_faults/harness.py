@@ -19,11 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FAKES = ROOT / "outbound_bulk_messaging" / "tests" / "fakes.py"
 FAULT_SINK = Path(__file__).resolve().parent / "fault_sink.py"
-CRON_XMLID = "outbound_bulk_messaging.ir_cron_dispatch"
 INTERRUPTED = "interrupted: outcome unknown"
 LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \d+ ([A-Z]+) ")
 CRON_NAME = "Outbound: send due batches"
-CRON_DONE = re.compile(rf"Job '{CRON_NAME}' \(\d+\) done in ([\d.]+)s")
+# The shipped dispatch cron and its copies ("… (2)"), made by Settings > Outbound > Dispatchers.
+CRON_JOB = rf"Job '{CRON_NAME}(?: \(\d+\))?' \(\d+\)"
+CRON_DONE = re.compile(rf"{CRON_JOB} done in ([\d.]+)s")
 BATCH_DONE = re.compile(r"Send job (\S+): batch (\d+): (\d+) sent, (\d+) failed, (\d+) requeued")
 
 
@@ -271,9 +272,9 @@ class OdooServer(Process):
     def cron_idle(self):
         """True when every run of the dispatch cron this server started has ended."""
         text = self.odoo_text()
-        started = len(re.findall(rf"Job '{CRON_NAME}' \(\d+\) starting", text))
+        started = len(re.findall(rf"{CRON_JOB} starting", text))
         ended = len(CRON_DONE.findall(text)) + len(
-            re.findall(rf"Job '{CRON_NAME}' \(\d+\) server action #\d+ failed", text)
+            re.findall(rf"{CRON_JOB} server action #\d+ failed", text)
         )
         return started == ended
 
@@ -332,6 +333,9 @@ class Database:
 
         with self.registry.cursor() as cr:
             yield api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+        # As Odoo does after each request: the servers drop their cached copies of what
+        # changed (a system parameter read through get_param, for one).
+        self.registry.signal_changes()
 
     def sql(self, query, params=None):
         with self.env() as env:
@@ -345,7 +349,29 @@ class Database:
     def nudge(self):
         """Wake the cron threads now (as a trigger's commit does) instead of up to 60 s later."""
         with self.env() as env:
-            env.ref(CRON_XMLID)._trigger()
+            for cron in env["outbound.send.job"]._get_dispatch_crons():
+                cron._trigger()
+
+    def set_dispatchers(self, count):
+        """Save Settings > Outbound > Dispatchers as the administrator does."""
+        with self.env() as env:
+            admin = env.ref("base.user_admin")
+            settings = env["res.config.settings"].with_user(admin)
+            settings.create({"outbound_dispatchers": count}).execute()
+
+    def dispatch_crons(self):
+        """Ids of the active dispatch crons, the shipped one first."""
+        with self.env() as env:
+            return env["outbound.send.job"]._get_dispatch_crons().ids
+
+    @contextlib.contextmanager
+    def cron_held(self, cron_id):
+        """Hold a cron's row as the cron worker running it does (Odoo's _acquire_one_job)."""
+        with self.registry.cursor() as cr:
+            # Waits for a run in progress, then locks the row as that run left it.
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cr.execute("SELECT id FROM ir_cron WHERE id = %s FOR NO KEY UPDATE", [cron_id])
+            yield
 
     # ---- data
 

@@ -2,19 +2,20 @@
 
 Odoo runs one scheduled action in one cron worker at a time, across all servers (it locks the
 ``ir_cron`` row while the action runs). With the one dispatch cron the addon ships, a second
-server is a standby that takes over when the first dies, not a second sender; a second
-dispatch cron (a copy of the scheduled action) lets two servers send the same job side by side.
+server is a standby that takes over when the first dies, not a second sender; two
+*Dispatchers* (Settings > Outbound, which keeps that many copies of the scheduled action) let
+two servers send the same job side by side.
 """
 
 import collections
 import time
 
-from harness import CRON_NAME, CRON_XMLID, Nudger, OdooServer, record, smtp_sink, wait_until
+from harness import Nudger, OdooServer, record, smtp_sink, wait_until
 
 ACCOUNTS = 5_000
 
 
-def _dispatch_job(database, workdir, label, servers, extra_cron=None):
+def _dispatch_job(database, workdir, label, servers):
     """Send one job of ACCOUNTS messages with ``servers`` running; return the numbers."""
     sink = smtp_sink(workdir, f"scale-sink-{label}")
     try:
@@ -25,10 +26,7 @@ def _dispatch_job(database, workdir, label, servers, extra_cron=None):
         for server in servers:
             server.mark()
         started = time.monotonic()
-        job = database.send(campaign, template, batch_size=ACCOUNTS)
-        if extra_cron:
-            with database.env() as env:
-                env["ir.cron"].browse(extra_cron)._trigger()
+        job = database.send(campaign, template, batch_size=ACCOUNTS)  # wakes every dispatcher
         settled = wait_until(
             lambda: database.job_settled(job), 300, f"job {label}", 0.2, Nudger(database)
         )
@@ -80,21 +78,51 @@ def test_one_then_two_servers_share_jobs_without_duplicates(database, workdir, p
         "scale-out: 2 servers, 1 dispatch cron",
         _dispatch_job(database, workdir, "two", [first, second]),
     )
-    with database.env() as env:
-        extra = env.ref(CRON_XMLID).copy({"name": f"{CRON_NAME} (2)"}).id
+    database.set_dispatchers(2)
     try:
+        assert len(database.dispatch_crons()) == 2
         both = _check_and_record(
-            "scale-out: 2 servers, 2 dispatch crons",
-            _dispatch_job(database, workdir, "two-crons", [first, second], extra_cron=extra),
+            "scale-out: 2 servers, 2 dispatchers",
+            _dispatch_job(database, workdir, "two-crons", [first, second]),
         )
     finally:
         second.stop()
         first.stop()
-        with database.env() as env:
-            env["ir.cron"].browse(extra).unlink()
+        database.set_dispatchers(1)
+    assert len(database.dispatch_crons()) == 1
     print(
         f"\nthroughput: 1 server {one['rate']:.0f} msg/s, 2 servers with the shipped cron "
-        f"{shipped['rate']:.0f} msg/s, 2 servers with 2 dispatch crons {both['rate']:.0f} msg/s"
+        f"{shipped['rate']:.0f} msg/s, 2 servers with 2 dispatchers {both['rate']:.0f} msg/s"
     )
-    # With two crons both servers take batches of the same job.
+    # With two dispatchers both servers take batches of the same job.
     assert all(both["by_server"].values()), both["by_server"]
+
+
+def test_fewer_dispatchers_while_one_is_running(database, workdir, processes):
+    """Lowering the setting while a copy runs: the save works (Odoo refuses to write a running
+    cron, so the copy is left alone) and the copy archives itself at its next run."""
+    server = processes.add(OdooServer(database.name, workdir, "retire-odoo")).start()
+    database.set_dispatchers(2)
+    shipped, copy = database.dispatch_crons()
+    try:
+        with database.cron_held(copy):
+            database.set_dispatchers(1)
+            assert database.dispatch_crons() == [shipped, copy]
+        server.mark()
+        database.nudge()
+        wait_until(lambda: database.dispatch_crons() == [shipped], 90, "the copy to retire")
+        assert f"Dispatch cron {copy} retires" in server.new_text()
+        assert not server.problems()
+        # Raising the setting again brings the same copy back rather than a new one.
+        database.set_dispatchers(2)
+        assert database.dispatch_crons() == [shipped, copy]
+    finally:
+        # The copy may be running again (woken when it came back): then it retires at its run.
+        database.set_dispatchers(1)
+        wait_until(
+            lambda: database.dispatch_crons() == [shipped],
+            90,
+            "one dispatcher again",
+            on_wait=Nudger(database, every=1),
+        )
+    record("dispatchers: 2 -> 1 while one runs", note=f"copy {copy} retired at its next run")

@@ -5,7 +5,7 @@ import time
 import psycopg2.errors
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 from odoo.addons.base.models.ir_cron import MAX_BATCH_PER_CRON_JOB
@@ -30,6 +30,15 @@ CLAIM_WAIT = 0.01
 # in the run rather than left to the cron's next poll, which may come tens of seconds late.
 MAX_WINDOW_WAIT = 30.0
 MAX_WINDOW_ROUNDS = 4
+# The dispatch cron the addon ships (data/ir_cron_data.xml); its copies are the other dispatchers.
+DISPATCH_CRON = "outbound_bulk_messaging.ir_cron_dispatch"
+# Settings > Outbound > Dispatchers: how many dispatch crons are kept active.
+DISPATCHERS_PARAM = "outbound_bulk_messaging.dispatchers"
+# Claims of one job take turns (JOB_LOCK) and an SMS gateway sends from one dispatcher at a
+# time, so past a handful of dispatchers more of them wait rather than send; and each one holds
+# a cron worker and two database connections for its whole turn. 16 covers 8 servers of 2 cron
+# workers, and keeps a typo (160) from filling ir_cron with copies that starve the other crons.
+MAX_DISPATCHERS = 16
 
 
 def commit(cr):
@@ -61,6 +70,8 @@ class OutboundDispatcher(models.AbstractModel):
         times in the same turn of the cron worker, and the worker's time limit applies to the
         whole turn: each run gets that share of the budget.
         """
+        if self._is_surplus_dispatcher():
+            return self._retire_running_dispatcher()
         self._recover_interrupted()
         share = self._get_time_budget() / MAX_BATCH_PER_CRON_JOB
         deadline = time.monotonic() + share
@@ -475,3 +486,148 @@ class OutboundDispatcher(models.AbstractModel):
                 cr.rowcount,
             )
         commit(cr)
+
+    # ---- DISPATCHERS (the scheduled actions that call _run)
+
+    @api.model
+    def _get_dispatcher_count(self):
+        """The *Dispatchers* setting; None when the stored value is not a number from 1 (set
+        by hand in the system parameters): then no dispatcher retires because of it."""
+        value = self.env["ir.config_parameter"].sudo().get_param(DISPATCHERS_PARAM, "1")
+        try:
+            count = int(value)
+        except ValueError:
+            return None
+        return count if count >= 1 else None
+
+    @api.model
+    def _check_dispatcher_count(self, count):
+        if not 1 <= count <= MAX_DISPATCHERS:
+            raise ValidationError(
+                self.env._(
+                    "Settings > Outbound > Dispatchers must be from 1 to %(max)s, not %(count)s: "
+                    "each dispatcher needs a cron worker of its own while it sends.",
+                    max=MAX_DISPATCHERS,
+                    count=count,
+                )
+            )
+
+    @api.model
+    def _init_dispatcher_count(self):
+        """At install or update, count the dispatch crons an administrator copied by hand
+        before the setting existed, so that the setting starts from what runs."""
+        params = self.env["ir.config_parameter"].sudo()
+        if not params.get_param(DISPATCHERS_PARAM):
+            crons = self.env["outbound.send.job"]._get_dispatch_crons()
+            params.set_param(DISPATCHERS_PARAM, str(max(len(crons), 1)))
+
+    @api.model
+    def _sync_dispatch_crons(self, count):
+        """Keep ``count`` dispatch crons active: the shipped one, then copies of it."""
+        if not self.env.is_system():
+            raise AccessError(self.env._("Only administrators change the number of dispatchers."))
+        self._check_dispatcher_count(count)
+        crons = self.env["outbound.send.job"]._get_dispatch_crons()
+        if len(crons) < count:
+            self._add_dispatch_crons(count - len(crons), len(crons))
+        elif len(crons) > count:
+            self._archive_idle_dispatch_crons(crons[1:], len(crons) - count)
+
+    @api.model
+    def _add_dispatch_crons(self, missing, active):
+        """Activate ``missing`` more dispatch crons: archived ones first (the shipped one if it
+        was archived), then new copies of the shipped one; each is woken to join the work."""
+        shipped = self._get_shipped_dispatch_cron()
+        added = self.env["outbound.send.job"]._get_dispatch_crons(active=False)[:missing]
+        for index, cron in enumerate(added, start=active + 1):
+            values = {"active": True}
+            if cron != shipped:
+                values.update(self._prepare_dispatch_cron_values(shipped, index))
+            cron.write(values)
+        for index in range(active + len(added) + 1, active + missing + 1):
+            added |= shipped.copy(self._prepare_dispatch_cron_values(shipped, index))
+        for cron in added:
+            cron._trigger()
+
+    @api.model
+    def _prepare_dispatch_cron_values(self, shipped, index):
+        return {
+            "name": f"{shipped.name} ({index})",
+            "active": True,
+            "user_id": shipped.user_id.id,
+            "interval_number": shipped.interval_number,
+            "interval_type": shipped.interval_type,
+            "priority": shipped.priority,
+        }
+
+    @api.model
+    def _get_shipped_dispatch_cron(self):
+        shipped = self.env.ref(DISPATCH_CRON, raise_if_not_found=False)
+        if not shipped:
+            raise UserError(
+                self.env._(
+                    "The scheduled action 'Outbound: send due batches' (%s) was deleted: update "
+                    "the Outbound Bulk Messaging module to restore it, then save the setting "
+                    "again.",
+                    DISPATCH_CRON,
+                )
+            )
+        return shipped.sudo()
+
+    @api.model
+    def _archive_idle_dispatch_crons(self, copies, surplus):
+        """Archive ``surplus`` of ``copies``, the newest idle ones first.
+
+        Odoo locks the row of a cron while it runs and refuses to write it, so the running
+        ones are skipped: those left above the setting retire at their next run
+        (``_is_surplus_dispatcher``). Archived rather than deleted: the copies are reused when
+        the setting goes up again, and one an administrator made keeps its history.
+        """
+        idle = copies.browse()
+        for cron in copies.sorted("id", reverse=True):
+            if len(idle) == surplus:
+                break
+            if self._lock_idle_cron(cron):
+                idle |= cron
+        idle.write({"active": False})
+
+    @api.model
+    def _lock_idle_cron(self, cron):
+        """Lock the row of ``cron`` unless a cron worker runs it now, or ended a run since this
+        transaction began (its row changed after our snapshot: PostgreSQL refuses the lock)."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM ir_cron WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
+                        cron.id,
+                    ),
+                    log_exceptions=False,
+                )
+                return bool(self.env.cr.fetchone())
+        except psycopg2.errors.SerializationFailure:
+            return False
+
+    @api.model
+    def _is_surplus_dispatcher(self):
+        """Whether this run is one of a dispatch cron above the setting: one that was running
+        when the setting went down (see ``_archive_idle_dispatch_crons``), or the last copy once
+        a module update restored a deleted shipped cron."""
+        cron_id = self.env.context.get("cron_id")
+        if not cron_id:  # called directly (tests, Run Manually): not one of the dispatchers
+            return False
+        count = self._get_dispatcher_count()
+        if count is None:
+            return False
+        return cron_id in self.env["outbound.send.job"]._get_dispatch_crons().ids[count:]
+
+    @api.model
+    def _retire_running_dispatcher(self):
+        """Send nothing and have Odoo archive this cron when its run ends."""
+        _logger.info(
+            "Dispatch cron %s retires: Settings > Outbound > Dispatchers is %s",
+            self.env.context["cron_id"],
+            self._get_dispatcher_count(),
+        )
+        self.env["ir.cron"]._notify_progress(done=0, remaining=0, deactivate=True)
+        return 0

@@ -12,7 +12,7 @@ from odoo.tools import SQL, formatLang
 from ..channels import TransportBusy, channel_selection, get_channel
 from ..engine import caps, dispatch, pacing, send_hours
 from ..engine.errors import OutboundError, TemplateError
-from .outbound_dispatcher import commit
+from .outbound_dispatcher import DISPATCH_CRON, commit
 from .outbound_message import MESSAGE_STATES, OUTCOME_COUNTS
 from .outbound_template import BODY_TYPES
 
@@ -822,18 +822,29 @@ class OutboundSendJob(models.Model):
             cron._trigger(at=when)
 
     @api.model
-    def _get_dispatch_crons(self):
-        """The scheduled actions that dispatch: the shipped one and any copy of it.
+    def _get_dispatch_crons(self, active=True):
+        """The scheduled actions that dispatch, the shipped one first, then its copies by id.
 
-        Odoo runs one scheduled action in one worker at a time; an administrator who wants
-        several workers or servers to send at once duplicates the action, and every copy is
-        woken when a batch is due.
+        Odoo runs one scheduled action in one worker at a time; *Settings > Outbound >
+        Dispatchers* keeps that many copies active so that several workers or servers send at
+        once (``outbound.dispatcher._sync_dispatch_crons``), and every copy is woken when a
+        batch is due. Copies an administrator made by hand count as well.
         """
-        return (
+        crons = (
             self.env["ir.cron"]
             .sudo()
-            .search([("model_id.model", "=", self._name), ("code", "=", "model._cron_dispatch()")])
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("model_id.model", "=", self._name),
+                    ("code", "=", "model._cron_dispatch()"),
+                    ("active", "=", active),
+                ],
+                order="id",
+            )
         )
+        shipped = self.env.ref(DISPATCH_CRON, raise_if_not_found=False)
+        return crons.sorted(lambda cron: cron != shipped)
 
     def _pause(self, reason, by_user=False):
         self.ensure_one()

@@ -10,6 +10,7 @@ from . import (
     test_dispatch,
     test_dispatch_sms,
     test_dispatch_twilio,
+    test_dispatchers,
     test_email_bounces,
     test_error_streak,
     test_frequency_cap,
