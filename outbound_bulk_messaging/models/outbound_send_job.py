@@ -666,15 +666,14 @@ class OutboundSendJob(models.Model):
         """``(label, rule)`` of each recipient rule, in order: the label names the rule on the
         wizard's Recipients tab. Another addon adds a rule by extending this list or one of the
         ``_rule_*`` methods (which return ``None`` when they do not apply)."""
-        _ = self.env._
         return [
-            (_("Invalid address"), self._rule_invalid_address()),
-            (_("No address"), self._rule_no_address()),
-            (_("Blacklisted"), self._rule_blacklisted()),
-            (_("Same address as another account"), self._rule_duplicate()),
-            (_("Already sent within the resend window"), self._rule_sent_recently()),
-            (_("Already queued in another job"), self._rule_queued_elsewhere()),
-            (_("Frequency cap reached"), self._rule_frequency_cap()),
+            (self.env._("Invalid address"), self._rule_invalid_address()),
+            (self.env._("No address"), self._rule_no_address()),
+            (self.env._("Blacklisted"), self._rule_blacklisted()),
+            (self.env._("Same address as another account"), self._rule_duplicate()),
+            (self.env._("Already sent within the resend window"), self._rule_sent_recently()),
+            (self.env._("Already queued in another job"), self._rule_queued_elsewhere()),
+            (self.env._("Frequency cap reached"), self._rule_frequency_cap()),
         ]
 
     def _sql_id(self):
