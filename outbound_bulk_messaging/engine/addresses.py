@@ -13,6 +13,8 @@ from functools import cache, lru_cache
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 
+from .phone_parsing import parse_number
+
 # RFC 5321: 254 characters in a path, 64 in the local part.
 MAX_EMAIL_LENGTH = 254
 MAX_LOCAL_LENGTH = 64
@@ -241,7 +243,7 @@ def _check_region(default_region):
 
 def _parse_phone(text, region, shown):
     try:
-        number = phonenumbers.parse(text, region)
+        number = parse_number(text, region)
     except NumberParseException as exc:
         return PhoneResult(error=_PARSE_ERRORS[exc.error_type].format(shown))
     region, number_type = classify_number(number)
