@@ -358,8 +358,13 @@ class _TypePatterns:
         self.leading_digits = re.compile(digits) if digits is not None else None
         self.general = _compile_description(metadata.general_desc)
         self.special = tuple(
-            (number_type, _compile_description(getattr(metadata, attribute)))
+            (number_type, description)
             for attribute, number_type in _SPECIAL_TYPES
+            if (description := _compile_description(getattr(metadata, attribute)))
+        )
+        # Most numbers are of none of the special types: one pattern of them all says so at once.
+        self.any_special = re.compile(
+            "|".join(f"(?:{pattern.pattern})" for _type, (_lengths, pattern) in self.special)
         )
         self.fixed_line = _compile_description(metadata.fixed_line)
         self.mobile = _compile_description(metadata.mobile)
@@ -376,14 +381,14 @@ class _TypePatterns:
             return True
         if _matches(national, self.fixed_line):
             return True
-        return any(_matches(national, description) for _type, description in self.special)
+        return self._special_type(national) is not None
 
     def number_type(self, national):
         if not _matches(national, self.general):
             return PhoneNumberType.UNKNOWN
-        for number_type, description in self.special:
-            if _matches(national, description):
-                return number_type
+        special = self._special_type(national)
+        if special is not None:
+            return special
         if _matches(national, self.fixed_line):
             if self.same_mobile_and_fixed_line or _matches(national, self.mobile):
                 return PhoneNumberType.FIXED_LINE_OR_MOBILE
@@ -391,6 +396,15 @@ class _TypePatterns:
         if not self.same_mobile_and_fixed_line and _matches(national, self.mobile):
             return PhoneNumberType.MOBILE
         return PhoneNumberType.UNKNOWN
+
+    def _special_type(self, national):
+        """The first special type ``national`` is of, in phonenumbers' order, or None."""
+        if not self.special or self.any_special.fullmatch(national) is None:
+            return None
+        for number_type, description in self.special:
+            if _matches(national, description):
+                return number_type
+        return None
 
 
 def _compile_description(description):
