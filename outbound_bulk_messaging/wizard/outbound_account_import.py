@@ -25,6 +25,8 @@ COPY_CHUNK = 10_000
 REPORT_ZIP_SIZE = 1_000_000
 # Report lines shown in the result dialog.
 PREVIEW_LINES = 5
+# One encoder for every row: json.dumps() with an option builds a new encoder at each call.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
 
 ROW_COLUMNS = (
     "line",
@@ -180,7 +182,7 @@ class OutboundAccountImport(models.TransientModel):
         return columns
 
     def _row_values(self, row):
-        data = json.dumps(row.data, ensure_ascii=False) if row.data else None
+        data = _to_json(row.data) if row.data else None
         # The engine's own texts, listed in the report if the row survives the database checks.
         warnings = account_warnings(row)
         return [
@@ -196,7 +198,7 @@ class OutboundAccountImport(models.TransientModel):
             row.sms_time_zones,
             row.time_zone,
             data,
-            json.dumps(warnings, ensure_ascii=False) if warnings else None,
+            _to_json(warnings) if warnings else None,
         ]
 
     def _copy_chunk(self, rows, errors):
