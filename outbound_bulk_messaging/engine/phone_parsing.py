@@ -126,13 +126,19 @@ def _extract_country_code(plus, digits, rules):
 
 
 def _leading_country_code(digits):
-    if digits[0] == "0":
-        return 0, digits
-    for length in range(1, min(len(digits), MAX_COUNTRY_CODE_LENGTH) + 1):
-        country_code = int(digits[:length])
-        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            return country_code, digits[length:]
+    """phonenumbers' ``_extract_country_code``: codes are prefix-free, the first known one wins."""
+    if digits[0] != "0":
+        codes = _country_codes()
+        for length in range(1, min(len(digits), MAX_COUNTRY_CODE_LENGTH) + 1):
+            country_code = codes.get(digits[:length])
+            if country_code is not None:
+                return country_code, digits[length:]
     return 0, digits
+
+
+@cache
+def _country_codes():
+    return {str(code): code for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
 
 
 def _error(error_type, message):
