@@ -100,9 +100,11 @@ class TestImport(OutboundCase):
     def test_overwrite_mode_replaces_the_list(self):
         self._create_accounts(self.list_active, 3)
         self.profile.import_mode = "overwrite"
-        wizard = self._import(HEADER + "N1,New,unused,,,,\n")
-        self.assertEqual(wizard.count_created, 1)
-        self.assertEqual(self._accounts().mapped("reference"), ["N1"])
+        # A reference of the list comes back as a new account, not as a conflict.
+        wizard = self._import(HEADER + "N1,New,unused,,,,\nR00001,Again,unused,,,,\n")
+        self.assertEqual((wizard.count_created, wizard.count_rejected), (2, 0))
+        self.assertEqual(self._accounts().mapped("reference"), ["N1", "R00001"])
+        self.assertEqual(self._accounts().mapped("name"), ["New", "Again"])
 
     def test_duplicate_contacts_per_policy(self):
         self._create_accounts(self.list_passive, 1, email="held@example.com")
