@@ -191,6 +191,21 @@ class TestImport(OutboundCase):
         self._import(HEADER + "T2,Bob,unused,,,,\n")
         self.assertEqual(self._accounts().mapped("reference"), ["T1", "T2"])
 
+    def test_values_arrive_as_written(self):
+        # The rows reach PostgreSQL in COPY's text format, where these characters are escapes.
+        name = 'Tab\there, back\\slash, \\N and "quotes"'
+        amount = "one\ntwo\\n"
+        wizard = self._import(
+            HEADER
+            + 'S1,"Tab\there, back\\slash, \\N and ""quotes""",unused,,,,"one\ntwo\\n"\n'
+            + "S2,Back\\slash,pending,,,,\n"
+        )
+        self.assertEqual((wizard.count_created, wizard.count_rejected), (1, 1))
+        account = self._accounts()
+        self.assertEqual(account.name, name)
+        self.assertEqual(account.data, {"due_date": "", "amount": amount})
+        self.assertEqual(self._report_rows(wizard)[0]["raw"], "S2,Back\\slash,pending,,,,")
+
     def test_every_engine_warning_reaches_the_report(self):
         wizard = self._import(
             HEADER

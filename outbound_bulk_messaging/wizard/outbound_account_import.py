@@ -1,5 +1,4 @@
 import contextlib
-import csv
 import io
 import json
 import logging
@@ -15,6 +14,7 @@ from odoo.tools import SQL
 
 from ..engine.csv_import import AccountRow, read_accounts
 from ..engine.errors import ImportFormatError
+from ..engine.pg_copy import COPY_OPTIONS, copy_line
 from ..engine.report import ReportWriter, account_warnings
 
 _logger = logging.getLogger(__name__)
@@ -158,20 +158,16 @@ class OutboundAccountImport(models.TransientModel):
         self._create_work_tables()
         profile = self.profile_id._get_engine_profile(company=self.list_id.company_id)
         rows, errors = io.StringIO(), io.StringIO()
-        row_writer, error_writer = csv.writer(rows), csv.writer(errors)
         count, columns = 0, set()
         for count, item in enumerate(read_accounts(stream, profile), start=1):
             if isinstance(item, AccountRow):
                 columns.update(item.data)
-                row_writer.writerow(self._row_values(item))
+                rows.write(copy_line(self._row_values(item)))
             else:
-                error_writer.writerow(
-                    [item.line, "error", _no_nul(item.reference), item.reason, _no_nul(item.raw)]
-                )
+                errors.write(copy_line(self._error_values(item)))
             if count % COPY_CHUNK == 0:
                 self._copy_chunk(rows, errors)
                 rows, errors = io.StringIO(), io.StringIO()
-                row_writer, error_writer = csv.writer(rows), csv.writer(errors)
                 _logger.info(
                     "Import into list %s: %d rows read (%d%% of %s)",
                     self.list_id.display_name,
@@ -188,7 +184,7 @@ class OutboundAccountImport(models.TransientModel):
         # The engine's own texts, listed in the report if the row survives the database checks.
         warnings = account_warnings(row)
         return [
-            row.line,
+            str(row.line),
             row.reference,
             row.name,
             row.status,
@@ -203,17 +199,26 @@ class OutboundAccountImport(models.TransientModel):
             _to_json(warnings) if warnings else None,
         ]
 
+    def _error_values(self, error):
+        return [
+            str(error.line),
+            "error",
+            _no_nul(error.reference),
+            error.reason,
+            _no_nul(error.raw),
+        ]
+
     def _copy_chunk(self, rows, errors):
-        # In COPY's CSV format an unquoted empty field is NULL: empty values become NULL.
+        # COPY's text format, written by engine.pg_copy: empty values are NULL.
         rows.seek(0)
         errors.seek(0)
         self.env.cr.copy_expert(
-            f"COPY outbound_import_row ({', '.join(ROW_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
+            f"COPY outbound_import_row ({', '.join(ROW_COLUMNS)}) FROM STDIN WITH ({COPY_OPTIONS})",
             rows,
         )
         self.env.cr.copy_expert(
             "COPY outbound_import_report (line, severity, reference, reason, raw) "
-            "FROM STDIN WITH (FORMAT csv)",
+            f"FROM STDIN WITH ({COPY_OPTIONS})",
             errors,
         )
 
