@@ -13,6 +13,8 @@ from functools import cache, lru_cache
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 
+from .phone_parsing import parse_number
+
 # RFC 5321: 254 characters in a path, 64 in the local part.
 MAX_EMAIL_LENGTH = 254
 MAX_LOCAL_LENGTH = 64
@@ -219,16 +221,15 @@ def normalise_phone(raw, default_region=None):
 @lru_cache(maxsize=PHONE_CACHE_SIZE)
 def _normalise_phone(text, default_region):
     region = _check_region(default_region)
-    shown = _show(text)
     if _LETTER.search(text) or not _DIGIT.search(text):
-        return PhoneResult(error=f"{shown} is not a phone number")
-    result = _parse_phone(text, region, shown) if region or _PLUS_FIRST.match(text) else None
+        return PhoneResult(error=f"{_show(text)} is not a phone number")
+    result = _parse_phone(text, region, text) if region or _PLUS_FIRST.match(text) else None
     # "00" is the international prefix nearly everywhere, but not in every default region (011 in
     # North America) and there may be no default region: such a number is also read as "+".
     if (result is None or result.error) and _ZERO_ZERO_FIRST.match(text):
-        result = _parse_phone("+" + "".join(_DIGIT.findall(text))[2:], None, shown)
+        result = _parse_phone("+" + "".join(_DIGIT.findall(text))[2:], None, text)
     return result or PhoneResult(
-        error=f"{shown} has no country prefix and no default country is set"
+        error=f"{_show(text)} has no country prefix and no default country is set"
     )
 
 
@@ -239,21 +240,24 @@ def _check_region(default_region):
     return region
 
 
-def _parse_phone(text, region, shown):
+def _parse_phone(text, region, cell):
+    """The :class:`PhoneResult` of ``text``; errors name the ``cell`` it was read from."""
     try:
-        number = phonenumbers.parse(text, region)
+        number = parse_number(text, region)
     except NumberParseException as exc:
-        return PhoneResult(error=_PARSE_ERRORS[exc.error_type].format(shown))
-    region, number_type = classify_number(number)
+        return PhoneResult(error=_PARSE_ERRORS[exc.error_type].format(_show(cell)))
+    national = phonenumbers.national_significant_number(number)
+    region, number_type = _classify(number.country_code, national)
     if number_type == PhoneNumberType.UNKNOWN:
         return PhoneResult(
-            error=_invalid_number_error(number, shown),
+            error=_invalid_number_error(number, _show(cell)),
             region=_main_region(number.country_code),
         )
     return PhoneResult(
-        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        # What phonenumbers.format_number(number, E164) writes: an extension is left out.
+        e164=f"+{number.country_code}{national}",
         region=region,
-        number_type=PhoneNumberType.to_string(number_type),
+        number_type=_TYPE_NAMES[number_type],
     )
 
 
@@ -324,13 +328,21 @@ _SPECIAL_TYPES = (
 )
 
 
+_TYPE_NAMES = {
+    number_type: PhoneNumberType.to_string(number_type) for number_type in PhoneNumberType.values()
+}
+
+
 def classify_number(number):
     """Return ``(region, type)`` of a parsed number as ``phonenumbers.region_code_for_number``
     and ``phonenumbers.number_type`` would; the type is ``UNKNOWN`` for an invalid number."""
-    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(number.country_code, ())
-    national = phonenumbers.national_significant_number(number)
+    return _classify(number.country_code, phonenumbers.national_significant_number(number))
+
+
+def _classify(country_code, national):
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
     for region in regions:
-        patterns = _type_patterns(number.country_code, region)
+        patterns = _type_patterns(country_code, region)
         if patterns is None:
             continue
         if len(regions) == 1 or patterns.is_region_of(national):
@@ -356,8 +368,13 @@ class _TypePatterns:
         self.leading_digits = re.compile(digits) if digits is not None else None
         self.general = _compile_description(metadata.general_desc)
         self.special = tuple(
-            (number_type, _compile_description(getattr(metadata, attribute)))
+            (number_type, description)
             for attribute, number_type in _SPECIAL_TYPES
+            if (description := _compile_description(getattr(metadata, attribute)))
+        )
+        # Most numbers are of none of the special types: one pattern of them all says so at once.
+        self.any_special = re.compile(
+            "|".join(f"(?:{pattern.pattern})" for _type, (_lengths, pattern) in self.special)
         )
         self.fixed_line = _compile_description(metadata.fixed_line)
         self.mobile = _compile_description(metadata.mobile)
@@ -374,14 +391,14 @@ class _TypePatterns:
             return True
         if _matches(national, self.fixed_line):
             return True
-        return any(_matches(national, description) for _type, description in self.special)
+        return self._special_type(national) is not None
 
     def number_type(self, national):
         if not _matches(national, self.general):
             return PhoneNumberType.UNKNOWN
-        for number_type, description in self.special:
-            if _matches(national, description):
-                return number_type
+        special = self._special_type(national)
+        if special is not None:
+            return special
         if _matches(national, self.fixed_line):
             if self.same_mobile_and_fixed_line or _matches(national, self.mobile):
                 return PhoneNumberType.FIXED_LINE_OR_MOBILE
@@ -389,6 +406,15 @@ class _TypePatterns:
         if not self.same_mobile_and_fixed_line and _matches(national, self.mobile):
             return PhoneNumberType.MOBILE
         return PhoneNumberType.UNKNOWN
+
+    def _special_type(self, national):
+        """The first special type ``national`` is of, in phonenumbers' order, or None."""
+        if not self.special or self.any_special.fullmatch(national) is None:
+            return None
+        for number_type, description in self.special:
+            if _matches(national, description):
+                return number_type
+        return None
 
 
 def _compile_description(description):

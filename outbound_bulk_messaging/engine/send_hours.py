@@ -106,12 +106,17 @@ def phone_zones(e164, region, number_type):
     """
     if not e164 or not number_type or number_type == "UNKNOWN":
         return None
-    country_code = phonenumbers.country_code_for_region(region) if region else 0
+    country_code = _country_code(region) if region else 0
     if not country_code:
         return None
     if not _geographical(number_type, country_code):
         return _value_of(_country_zones(country_code))
     return _value_of(_prefix_zones(e164[1 : 1 + _longest_prefix(country_code)]))
+
+
+@cache
+def _country_code(region):
+    return phonenumbers.country_code_for_region(region)
 
 
 @cache

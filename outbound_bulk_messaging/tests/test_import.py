@@ -100,9 +100,11 @@ class TestImport(OutboundCase):
     def test_overwrite_mode_replaces_the_list(self):
         self._create_accounts(self.list_active, 3)
         self.profile.import_mode = "overwrite"
-        wizard = self._import(HEADER + "N1,New,unused,,,,\n")
-        self.assertEqual(wizard.count_created, 1)
-        self.assertEqual(self._accounts().mapped("reference"), ["N1"])
+        # A reference of the list comes back as a new account, not as a conflict.
+        wizard = self._import(HEADER + "N1,New,unused,,,,\nR00001,Again,unused,,,,\n")
+        self.assertEqual((wizard.count_created, wizard.count_rejected), (2, 0))
+        self.assertEqual(self._accounts().mapped("reference"), ["N1", "R00001"])
+        self.assertEqual(self._accounts().mapped("name"), ["New", "Again"])
 
     def test_duplicate_contacts_per_policy(self):
         self._create_accounts(self.list_passive, 1, email="held@example.com")
@@ -188,6 +190,21 @@ class TestImport(OutboundCase):
         self._import(HEADER + "T1,Ann,unused,,,,\n")
         self._import(HEADER + "T2,Bob,unused,,,,\n")
         self.assertEqual(self._accounts().mapped("reference"), ["T1", "T2"])
+
+    def test_values_arrive_as_written(self):
+        # The rows reach PostgreSQL in COPY's text format, where these characters are escapes.
+        name = 'Tab\there, back\\slash, \\N and "quotes"'
+        amount = "one\ntwo\\n"
+        wizard = self._import(
+            HEADER
+            + 'S1,"Tab\there, back\\slash, \\N and ""quotes""",unused,,,,"one\ntwo\\n"\n'
+            + "S2,Back\\slash,pending,,,,\n"
+        )
+        self.assertEqual((wizard.count_created, wizard.count_rejected), (1, 1))
+        account = self._accounts()
+        self.assertEqual(account.name, name)
+        self.assertEqual(account.data, {"due_date": "", "amount": amount})
+        self.assertEqual(self._report_rows(wizard)[0]["raw"], "S2,Back\\slash,pending,,,,")
 
     def test_every_engine_warning_reaches_the_report(self):
         wizard = self._import(

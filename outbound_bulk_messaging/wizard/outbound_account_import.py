@@ -1,5 +1,4 @@
 import contextlib
-import csv
 import io
 import json
 import logging
@@ -11,9 +10,11 @@ from pathlib import Path
 
 from odoo import fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..engine.csv_import import AccountRow, read_accounts
 from ..engine.errors import ImportFormatError
+from ..engine.pg_copy import COPY_OPTIONS, copy_line
 from ..engine.report import ReportWriter, account_warnings
 
 _logger = logging.getLogger(__name__)
@@ -25,6 +26,9 @@ COPY_CHUNK = 10_000
 REPORT_ZIP_SIZE = 1_000_000
 # Report lines shown in the result dialog.
 PREVIEW_LINES = 5
+# One encoder for every row (json.dumps() with an option builds one at each call); the values
+# are lists and dicts of strings, with no cycle to look for.
+_to_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 ROW_COLUMNS = (
     "line",
@@ -154,20 +158,16 @@ class OutboundAccountImport(models.TransientModel):
         self._create_work_tables()
         profile = self.profile_id._get_engine_profile(company=self.list_id.company_id)
         rows, errors = io.StringIO(), io.StringIO()
-        row_writer, error_writer = csv.writer(rows), csv.writer(errors)
         count, columns = 0, set()
         for count, item in enumerate(read_accounts(stream, profile), start=1):
             if isinstance(item, AccountRow):
                 columns.update(item.data)
-                row_writer.writerow(self._row_values(item))
+                rows.write(copy_line(self._row_values(item)))
             else:
-                error_writer.writerow(
-                    [item.line, "error", _no_nul(item.reference), item.reason, _no_nul(item.raw)]
-                )
+                errors.write(copy_line(self._error_values(item)))
             if count % COPY_CHUNK == 0:
                 self._copy_chunk(rows, errors)
                 rows, errors = io.StringIO(), io.StringIO()
-                row_writer, error_writer = csv.writer(rows), csv.writer(errors)
                 _logger.info(
                     "Import into list %s: %d rows read (%d%% of %s)",
                     self.list_id.display_name,
@@ -180,11 +180,11 @@ class OutboundAccountImport(models.TransientModel):
         return columns
 
     def _row_values(self, row):
-        data = json.dumps(row.data, ensure_ascii=False) if row.data else None
+        data = _to_json(row.data) if row.data else None
         # The engine's own texts, listed in the report if the row survives the database checks.
         warnings = account_warnings(row)
         return [
-            row.line,
+            str(row.line),
             row.reference,
             row.name,
             row.status,
@@ -196,20 +196,29 @@ class OutboundAccountImport(models.TransientModel):
             row.sms_time_zones,
             row.time_zone,
             data,
-            json.dumps(warnings, ensure_ascii=False) if warnings else None,
+            _to_json(warnings) if warnings else None,
+        ]
+
+    def _error_values(self, error):
+        return [
+            str(error.line),
+            "error",
+            _no_nul(error.reference),
+            error.reason,
+            _no_nul(error.raw),
         ]
 
     def _copy_chunk(self, rows, errors):
-        # In COPY's CSV format an unquoted empty field is NULL: empty values become NULL.
+        # COPY's text format, written by engine.pg_copy: empty values are NULL.
         rows.seek(0)
         errors.seek(0)
         self.env.cr.copy_expert(
-            f"COPY outbound_import_row ({', '.join(ROW_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
+            f"COPY outbound_import_row ({', '.join(ROW_COLUMNS)}) FROM STDIN WITH ({COPY_OPTIONS})",
             rows,
         )
         self.env.cr.copy_expert(
             "COPY outbound_import_report (line, severity, reference, reason, raw) "
-            "FROM STDIN WITH (FORMAT csv)",
+            f"FROM STDIN WITH ({COPY_OPTIONS})",
             errors,
         )
 
@@ -348,40 +357,55 @@ class OutboundAccountImport(models.TransientModel):
             self.env.cr.execute(
                 "DELETE FROM outbound_account WHERE list_id = %s", [self.list_id.id]
             )
-        self.env.cr.execute(
-            f"""
-            WITH written AS (
-                INSERT INTO outbound_account (
-                    list_id, reference, name, status, email, email_error, sms_number,
-                    sms_country_id, sms_number_e164, sms_number_error, sms_time_zones,
-                    time_zone, data, create_uid, create_date, write_uid, write_date)
-                SELECT %(list_id)s, reference, name, status, email, email_error, sms_number,
-                       %(country_id)s, sms_e164, sms_error, sms_time_zones, time_zone, data,
-                       %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
-                  FROM outbound_import_row
-                 WHERE NOT rejected
-                 ORDER BY line
-                ON CONFLICT (list_id, reference) DO {self._upsert_clause()}
-                RETURNING (xmax = 0) AS created
-            )
-            SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created)
-              FROM written
-            """,
-            {
-                "list_id": self.list_id.id,
-                "country_id": self.profile_id.default_country_id.id or None,
-                "uid": self.env.uid,
-            },
-        )
-        created, updated = self.env.cr.fetchone()
+        if self.profile_id.import_mode == "update":
+            created, updated = self._upsert_accounts()
+        else:
+            # The list is locked and its references were rejected or deleted: nothing can
+            # conflict, and a plain INSERT spares each row the upsert's arbiter check.
+            self.env.cr.execute(self._insert_accounts_query())
+            created, updated = self.env.cr.rowcount, 0
         self.env["outbound.account"].invalidate_model()
         return created, updated
 
+    def _upsert_accounts(self):
+        """Insert the new references, update the existing ones: (created, updated)."""
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH written AS (%s RETURNING (xmax = 0) AS created)
+                SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created)
+                  FROM written
+                """,
+                self._insert_accounts_query(
+                    SQL("ON CONFLICT (list_id, reference) DO %s", SQL(self._upsert_clause()))
+                ),
+            )
+        )
+        return self.env.cr.fetchone()
+
+    def _insert_accounts_query(self, on_conflict=None):
+        return SQL(
+            """
+            INSERT INTO outbound_account (
+                list_id, reference, name, status, email, email_error, sms_number,
+                sms_country_id, sms_number_e164, sms_number_error, sms_time_zones,
+                time_zone, data, create_uid, create_date, write_uid, write_date)
+            SELECT %(list_id)s, reference, name, status, email, email_error, sms_number,
+                   %(country_id)s, sms_e164, sms_error, sms_time_zones, time_zone, data,
+                   %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
+              FROM outbound_import_row
+             WHERE NOT rejected
+             ORDER BY line
+            %(on_conflict)s
+            """,
+            list_id=self.list_id.id,
+            country_id=self.profile_id.default_country_id.id or None,
+            uid=self.env.uid,
+            on_conflict=on_conflict if on_conflict is not None else SQL(),
+        )
+
     def _upsert_clause(self):
-        """The ``ON CONFLICT`` action: update only what the profile imports."""
-        if self.profile_id.import_mode != "update":
-            # The list is locked and existing references were rejected: nothing can conflict.
-            return "NOTHING"
+        """The ``ON CONFLICT`` action of the update mode: update only what the profile imports."""
         profile = self.profile_id
         columns = [
             "data = coalesce(outbound_account.data, '{}'::jsonb)"
