@@ -296,8 +296,11 @@ class TestSendWizard(SendingCase):
         self.assertEqual((wizard.count_with_email, wizard.count_sendable_email), (4, 0))
         self.assertFalse(wizard.can_send_email)
         self.assertIn("the recipient rules skip them all", wizard.email_blockers)
-        with self.assertRaisesRegex(UserError, "skip them all"):
+        jobs = self.env["outbound.send.job"].search_count([])
+        with self.assertRaisesRegex(UserError, "Cannot send EMAIL: .* skip them all"):
             wizard.action_send_email()
+        # Refused once its messages said so: the job and its skipped messages are gone.
+        self.assertEqual(self.env["outbound.send.job"].search_count([]), jobs)
         # SMS is another channel: the email job does not count against it.
         self.assertEqual(wizard.count_sendable_sms, 4)
         self.assertTrue(wizard.can_send_sms)

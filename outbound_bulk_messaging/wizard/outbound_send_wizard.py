@@ -385,16 +385,26 @@ class OutboundSendWizard(models.TransientModel):
 
     def _action_send(self, channel):
         self.ensure_one()
-        self._check_can_send(channel)
+        # Whether the rules leave anyone is known from the messages inserted: counting it first
+        # would run the job's recipient SELECT once more for each channel.
+        self._check_can_send(channel, count_sendable=False)
         if self._counts_went_stale(channel):
             return self._reopen()
-        # Jobs are created here only, after the checks above (nobody has create rights on them).
-        values = {**self._prepare_job_values(channel), **self._prepare_cost_values(channel)}
-        job = self.env["outbound.send.job"].sudo().create(values)
-        job._create_messages()
+        job = self._create_job(channel)
         job.message_post(body=job._get_creation_summary())
         job._submit()
         return job._get_form_action()
+
+    def _create_job(self, channel):
+        """The job and its messages; refused, leaving nothing, when none of them is queued."""
+        # Jobs are created here only, after the checks above (nobody has create rights on them).
+        values = {**self._prepare_job_values(channel), **self._prepare_cost_values(channel)}
+        with self.env.cr.savepoint():
+            job = self.env["outbound.send.job"].sudo().create(values)
+            job._create_messages()
+            if not job.count_queued:
+                self._raise_blockers(channel, [self._get_no_sendable_blocker()])
+        return job
 
     def _counts_went_stale(self, channel):
         """Whether the figures the user saw are over a minute old and no longer true.
@@ -470,7 +480,7 @@ class OutboundSendWizard(models.TransientModel):
             },
         }
 
-    def _check_can_send(self, channel):
+    def _check_can_send(self, channel, count_sendable=True):
         if not self.env.user.has_group(MANAGER_GROUP):
             raise AccessError(
                 self.env._(
@@ -480,15 +490,18 @@ class OutboundSendWizard(models.TransientModel):
         self.campaign_id.check_access("write")
         # Values may be in the cache from a superuser compute: check rights, not just reads.
         self._check_records_access()
-        blockers = self._get_blockers(channel)
+        blockers = self._get_blockers(channel, count_sendable)
         if blockers:
-            raise UserError(
-                self.env._(
-                    "Cannot send %(channel)s: %(blockers)s.",
-                    channel=channel.upper(),
-                    blockers="; ".join(blockers),
-                )
+            self._raise_blockers(channel, blockers)
+
+    def _raise_blockers(self, channel, blockers):
+        raise UserError(
+            self.env._(
+                "Cannot send %(channel)s: %(blockers)s.",
+                channel=channel.upper(),
+                blockers="; ".join(blockers),
             )
+        )
 
     def _prepare_job_values(self, channel):
         now = fields.Datetime.now()
@@ -631,17 +644,19 @@ class OutboundSendWizard(models.TransientModel):
         outbound_list.check_access("read")
         return self.new({"campaign_id": campaign.id, "list_id": outbound_list.id})._count_messages()
 
-    def _get_blockers(self, channel):
-        """Why the Send button of ``channel`` is disabled (empty: it can send)."""
+    def _get_blockers(self, channel, count_sendable=True):
+        """Why the Send button of ``channel`` is disabled (empty: it can send); without
+        ``count_sendable``, all but whether the recipient rules leave anyone."""
         blockers = get_channel(channel).blockers(self)
         blockers += self._template_blockers(self[get_channel(channel).template_field])
-        if not blockers and not self[f"count_sendable_{channel}"]:
-            blockers.append(
-                self.env._(
-                    "no account in scope would get a message: the recipient rules skip them all"
-                )
-            )
+        if count_sendable and not blockers and not self[f"count_sendable_{channel}"]:
+            blockers.append(self._get_no_sendable_blocker())
         return blockers
+
+    def _get_no_sendable_blocker(self):
+        return self.env._(
+            "no account in scope would get a message: the recipient rules skip them all"
+        )
 
     def _template_blockers(self, template):
         """The placeholders of ``template`` some list in scope has no column for, as blockers.
