@@ -81,11 +81,9 @@ def _insert_messages(env, job, outbound_list, size):
     env.cr.execute(
         """
         INSERT INTO outbound_message (
-            job_id, campaign_id, list_id, company_id, template_id, account_id,
-            account_reference, channel, address, state, failure_reason, sent_at,
-            delivery_status, delivered_at, create_uid, create_date, write_uid, write_date)
-        SELECT %(job)s, %(campaign)s, a.list_id, %(company)s, %(template)s, a.id, a.reference,
-               'email', a.email, s.state,
+            job_id, account_id, account_reference, channel, address, state, failure_reason,
+            sent_at, delivery_status, delivered_at, create_uid, create_date, write_uid, write_date)
+        SELECT %(job)s, a.id, a.reference, 'email', a.email, s.state,
                CASE s.state
                     WHEN 'failed' THEN CASE WHEN n %% 50 = 0
                          THEN '=HYPERLINK("http://evil.example","refused ' || n || '")'
@@ -105,9 +103,6 @@ def _insert_messages(env, job, outbound_list, size):
         """,
         {
             "job": job.id,
-            "campaign": job.campaign_id.id,
-            "company": job.company_id.id,
-            "template": job.template_id.id,
             "list": outbound_list.id,
             "size": size,
         },

@@ -305,6 +305,22 @@ class TestSendWizard(SendingCase):
         self.assertEqual(wizard.count_sendable_sms, 4)
         self.assertTrue(wizard.can_send_sms)
 
+    def test_a_message_row_checks_only_its_own_foreign_keys(self):
+        """A job inserts a row per account, each checking every foreign key of the row: only
+        the job and the account are the message's own (campaign, company and template are read
+        through the job, the list through the account)."""
+        self.env.cr.execute(
+            """
+            SELECT array_agg(a.attname::text ORDER BY a.attname)
+              FROM pg_constraint c
+              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+             WHERE c.conrelid = 'outbound_message'::regclass AND c.contype = 'f'
+            """
+        )
+        self.assertEqual(
+            self.env.cr.fetchone()[0], ["account_id", "create_uid", "job_id", "write_uid"]
+        )
+
     def _add_newcomer(self):
         return self.env["outbound.account"].create(
             {"list_id": self.list_active.id, "reference": "N6", "email": "n6@example.com"}

@@ -594,11 +594,20 @@ class OutboundSendWizard(models.TransientModel):
         """(channel, *counts) rows: the message aggregates, then the accounts in scope sent to
         (or only failed) per channel, both over the campaign's (or list's) messages."""
         self.env["outbound.message"].flush_model()
-        where = (
-            SQL("m.list_id = %s", self.list_id.id)
-            if self.list_id
-            else SQL("m.campaign_id = %s", self.campaign_id.id)
+        self.env["outbound.send.job"].flush_model(["campaign_id"])
+        self.env["outbound.account"].flush_model(["list_id"])
+        # A campaign's messages are its jobs' (outbound_message_job_state_idx per job), a list's
+        # those of its accounts among them (the accounts in scope are the list's already).
+        where = SQL(
+            "m.job_id IN (SELECT j.id FROM outbound_send_job j WHERE j.campaign_id = %s)",
+            self.campaign_id.id,
         )
+        list_join = SQL()
+        if self.list_id:
+            list_join = SQL(
+                "JOIN outbound_account a ON a.id = m.account_id AND a.list_id = %s",
+                self.list_id.id,
+            )
         message_keys = [key for key in states if not key.startswith("accounts_")]
         self.env.cr.execute(
             SQL(
@@ -613,7 +622,7 @@ class OutboundSendWizard(models.TransientModel):
                      GROUP BY m.channel, m.account_id
                 ),
                 messages AS (
-                    SELECT m.channel, %(messages)s FROM outbound_message m
+                    SELECT m.channel, %(messages)s FROM outbound_message m %(list_join)s
                      WHERE %(where)s GROUP BY m.channel
                 ),
                 accounts AS (
@@ -624,6 +633,7 @@ class OutboundSendWizard(models.TransientModel):
                   FROM messages LEFT JOIN accounts ON accounts.channel = messages.channel
                 """,
                 where=where,
+                list_join=list_join,
                 scope=self._scope_where(),
                 messages=SQL(", ").join(states[key] for key in message_keys),
                 accounts=SQL(", ").join(
