@@ -70,6 +70,10 @@ OBSOLETE_COLUMNS = (
     "company_id",
     "template_id",
     "list_id",
+    "create_uid",
+    "create_date",
+    "write_uid",
+    "write_date",
 )
 OBSOLETE_INDEXES = ("outbound_message_job_claimed_idx", "outbound_message_sms_sent_address_idx")
 
@@ -89,14 +93,16 @@ class OutboundMessage(models.Model):
     dispatcher. Each inserted row pays a foreign key check per Many2one column and an entry per
     index, so a row holds only what is its own: campaign, company and template are read through
     the job (a join on the job's primary key wherever they are filtered), the list through the
-    account. A message whose account was deleted keeps the account's reference and address, but
-    no longer its list.
+    account, and there is no create/write log, the job saying who created the messages and when
+    (as Odoo's ``mail.notification``, one row per recipient, has none either). A message whose
+    account was deleted keeps the account's reference and address, but no longer its list.
     """
 
     _name = "outbound.message"
     _description = "Outbound Message"
     _order = "id"
     _rec_name = "address"
+    _log_access = False
 
     job_id = fields.Many2one("outbound.send.job", required=True, ondelete="cascade", readonly=True)
     campaign_id = fields.Many2one(related="job_id.campaign_id")
@@ -232,8 +238,8 @@ class OutboundMessage(models.Model):
 
     def _drop_obsolete_schema(self):
         """Drop what a database installed before still has of the copies of the job's and the
-        account's fields: Odoo keeps the column of a field that is no longer stored, and its
-        foreign key and indexes would still cost every inserted row."""
+        account's fields and of the create/write log: Odoo keeps the column of a field that is
+        no longer stored, and its foreign key and indexes would still cost every inserted row."""
         cr, table = self.env.cr, self._table
         for column in OBSOLETE_COLUMNS:
             if column_exists(cr, table, column):

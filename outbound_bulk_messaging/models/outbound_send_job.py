@@ -477,11 +477,10 @@ class OutboundSendJob(models.Model):
         """Skip what is still queued in these jobs: it will not be sent."""
         self.env.cr.execute(
             """
-            UPDATE outbound_message SET state = 'skipped', failure_reason = %s,
-                   write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
+            UPDATE outbound_message SET state = 'skipped', failure_reason = %s
              WHERE job_id = ANY(%s) AND state = 'queued'
             """,
-            [reason or self.env._("job cancelled before it was sent"), self.env.uid, self.ids],
+            [reason or self.env._("job cancelled before it was sent"), self.ids],
         )
         self.env["outbound.message"].invalidate_model(["state", "failure_reason"])
 
@@ -551,23 +550,19 @@ class OutboundSendJob(models.Model):
         Ordered by account: the messages are claimed in id order, so they go out in the order
         of the accounts.
         """
-        now = SQL("now() AT TIME ZONE 'UTC'")
         return SQL(
             """
             INSERT INTO outbound_message (
                 job_id, account_id, account_reference, channel, address, recipient_tz, state,
-                failure_reason, create_uid, create_date, write_uid, write_date)
+                failure_reason)
             SELECT %(job)s, account_id, reference, %(channel)s, address, recipient_tz,
-                   CASE WHEN reason IS NULL THEN 'queued' ELSE 'skipped' END, reason,
-                   %(uid)s, %(now)s, %(uid)s, %(now)s
+                   CASE WHEN reason IS NULL THEN 'queued' ELSE 'skipped' END, reason
               FROM (%(recipients)s) AS verdict
              ORDER BY account_id
             """,
             recipients=self._get_recipients_select(),
             job=self.id,
             channel=self.channel,
-            uid=self.env.uid,
-            now=now,
         )
 
     def _get_recipients_select(self):
