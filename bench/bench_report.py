@@ -81,11 +81,9 @@ def _insert_messages(env, job, outbound_list, size):
     env.cr.execute(
         """
         INSERT INTO outbound_message (
-            job_id, campaign_id, list_id, company_id, template_id, account_id,
-            account_reference, channel, address, state, failure_reason, sent_at,
-            delivery_status, delivered_at, create_uid, create_date, write_uid, write_date)
-        SELECT %(job)s, %(campaign)s, a.list_id, %(company)s, %(template)s, a.id, a.reference,
-               'email', a.email, s.state,
+            job_id, account_id, account_reference, channel, address, state, failure_reason,
+            sent_at, delivery_status, delivered_at)
+        SELECT %(job)s, a.id, a.reference, 'email', a.email, s.state,
                CASE s.state
                     WHEN 'failed' THEN CASE WHEN n %% 50 = 0
                          THEN '=HYPERLINK("http://evil.example","refused ' || n || '")'
@@ -94,8 +92,7 @@ def _insert_messages(env, job, outbound_list, size):
                     WHEN 'skipped' THEN 'no email address' END,
                CASE WHEN s.state = 'sent' THEN now() - n * interval '1 second' END,
                CASE WHEN s.state = 'sent' AND n %% 3 = 0 THEN 'bounced' END,
-               CASE WHEN s.state = 'sent' AND n %% 3 = 0 THEN now() END,
-               1, now(), 1, now()
+               CASE WHEN s.state = 'sent' AND n %% 3 = 0 THEN now() END
           FROM (SELECT a.*, row_number() OVER (ORDER BY a.id) AS n
                   FROM outbound_account a WHERE a.list_id = %(list)s
                  ORDER BY a.id LIMIT %(size)s) a
@@ -105,9 +102,6 @@ def _insert_messages(env, job, outbound_list, size):
         """,
         {
             "job": job.id,
-            "campaign": job.campaign_id.id,
-            "company": job.company_id.id,
-            "template": job.template_id.id,
             "list": outbound_list.id,
             "size": size,
         },

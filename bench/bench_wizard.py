@@ -18,8 +18,8 @@ with an email address (same name, reference and email), then ANALYZE as autovacu
   try. The composer is timed on a subset because it is ~1000 times slower; both sides are
   compared per recipient.
 
-Targets: a job for 100 000 accounts in under 5 s, at least 50 times faster per recipient than the
-composer, and the panel in under 0.3 s.
+Targets (issue 13, on a quiet machine): a job for 100 000 accounts in at most 2 s, at least 100
+times faster per recipient than the composer, and the panel in under 0.3 s.
 """
 
 import sys
@@ -27,8 +27,8 @@ import time
 
 import common
 
-JOB_SECONDS = 5.0
-COMPOSER_FACTOR = 50.0
+JOB_SECONDS = 2.0
+COMPOSER_FACTOR = 100.0
 PANEL_SECONDS = 0.3
 COUNT_FIELDS = (
     "count_accounts",
@@ -216,8 +216,8 @@ def report(args, results):
     )
     print(f"\n{common.machine_state()}")
     common.target(
-        f"a job for {job_messages:,} accounts in under {JOB_SECONDS:.0f} s",
-        job_seconds < JOB_SECONDS,
+        f"a job for {job_messages:,} accounts in at most {JOB_SECONDS:.0f} s",
+        job_seconds <= JOB_SECONDS,
         f"{job_seconds:.2f} s",
     )
     common.target(

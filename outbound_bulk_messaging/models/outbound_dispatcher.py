@@ -403,14 +403,12 @@ class OutboundDispatcher(models.AbstractModel):
                    SET state = v.state, failure_reason = v.reason, sent_at = v.sent_at,
                        provider_message_id = v.provider_id, sms_parts = v.parts,
                        sms_price = v.price, outcome_unknown = v.unknown,
-                       claimed_at = CASE WHEN v.state = 'queued' THEN NULL ELSE m.claimed_at END,
-                       write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
+                       claimed_at = CASE WHEN v.state = 'queued' THEN NULL ELSE m.claimed_at END
                   FROM unnest(%s::int[], %s::varchar[], %s::text[], %s::timestamp[],
                               %s::varchar[], %s::int[], %s::float[], %s::boolean[])
                        AS v(id, state, reason, sent_at, provider_id, parts, price, unknown)
                  WHERE m.id = v.id AND m.state = 'sending'
                 """,
-                self.env.uid,
                 column("message_id"),
                 column("state"),
                 column("reason"),
@@ -472,7 +470,7 @@ class OutboundDispatcher(models.AbstractModel):
             SQL(
                 """
                 UPDATE outbound_message SET state = 'failed', failure_reason = %s,
-                       outcome_unknown = true, write_date = now() AT TIME ZONE 'UTC'
+                       outcome_unknown = true
                  WHERE batch_id = %s AND state = 'sending'
                 """,
                 reason,

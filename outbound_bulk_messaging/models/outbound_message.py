@@ -7,6 +7,7 @@ from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.osv import expression
 from odoo.tools import SQL
+from odoo.tools.sql import column_exists
 
 from ..channels import channel_selection
 from ..engine import bounces, delivery, unsubscribe
@@ -63,6 +64,19 @@ HOURS = {
 }
 HOUR_FORMAT = "%Y-%m-%d %H:00"
 
+# What earlier versions stored on each message and no longer do (see OutboundMessage).
+OBSOLETE_COLUMNS = (
+    "campaign_id",
+    "company_id",
+    "template_id",
+    "list_id",
+    "create_uid",
+    "create_date",
+    "write_uid",
+    "write_date",
+)
+OBSOLETE_INDEXES = ("outbound_message_job_claimed_idx", "outbound_message_sms_sent_address_idx")
+
 MESSAGE_STATES = [
     ("queued", "Queued"),
     ("sending", "Sending"),
@@ -76,20 +90,25 @@ class OutboundMessage(models.Model):
     """One email or SMS of a send job, from queued to sent, failed or skipped.
 
     Rows are inserted in bulk by the job (``INSERT … SELECT``) and updated in bulk by the
-    dispatcher; campaign, list, company and template are copied from the job so that the status
-    panel and the resend window are single-table aggregates over indexed columns.
+    dispatcher. Each inserted row pays a foreign key check per Many2one column and an entry per
+    index, so a row holds only what is its own: campaign, company and template are read through
+    the job (a join on the job's primary key wherever they are filtered), the list through the
+    account, and there is no create/write log, the job saying who created the messages and when
+    (as Odoo's ``mail.notification``, one row per recipient, has none either). A message whose
+    account was deleted keeps the account's reference and address, but no longer its list.
     """
 
     _name = "outbound.message"
     _description = "Outbound Message"
     _order = "id"
     _rec_name = "address"
+    _log_access = False
 
     job_id = fields.Many2one("outbound.send.job", required=True, ondelete="cascade", readonly=True)
-    campaign_id = fields.Many2one("outbound.campaign", readonly=True, ondelete="cascade")
-    list_id = fields.Many2one("outbound.list", readonly=True, ondelete="set null")
-    company_id = fields.Many2one("res.company", readonly=True, index=True)
-    template_id = fields.Many2one("outbound.template", readonly=True, ondelete="set null")
+    campaign_id = fields.Many2one(related="job_id.campaign_id")
+    list_id = fields.Many2one(related="account_id.list_id")
+    company_id = fields.Many2one(related="job_id.company_id")
+    template_id = fields.Many2one(related="job_id.template_id")
     account_id = fields.Many2one("outbound.account", readonly=True, ondelete="set null", index=True)
     account_reference = fields.Char(readonly=True, help="Kept if the account is later deleted.")
     channel = fields.Selection(channel_selection(), required=True, readonly=True)
@@ -165,30 +184,35 @@ class OutboundMessage(models.Model):
 
     def init(self):
         cr, table = self.env.cr, self._table
-        # Claiming the next batch of a job and counting a job's progress.
+        self._drop_obsolete_schema()
+        # Each index below that holds queued messages costs every inserted row an entry: those
+        # are the job's own (claims, counts, zones) and the pending address. The others are
+        # partial on states or values a message reaches only once it is claimed or sent.
+        # Claiming the next batch of a job and counting a job's (or a campaign's jobs') progress.
         tools.create_index(cr, "outbound_message_job_state_idx", table, ["job_id", "state", "id"])
         # How many messages a job claimed in its current pacing window.
-        tools.create_index(cr, "outbound_message_job_claimed_idx", table, ["job_id", "claimed_at"])
-        # Status panel counts for a campaign or a list.
-        tools.create_index(
-            cr, "outbound_message_campaign_state_idx", table, ["campaign_id", "state"]
-        )
-        tools.create_index(cr, "outbound_message_list_state_idx", table, ["list_id", "state"])
-        # Resend window: has this address already got (or is it getting) this template?
         tools.create_index(
             cr,
-            "outbound_message_resend_idx",
+            "outbound_message_job_claimed_at_idx",
             table,
-            ["template_id", "channel", "address", "sent_at"],
-            where="state IN ('queued', 'sending', 'sent')",
+            ["job_id", "claimed_at"],
+            where="claimed_at IS NOT NULL",
         )
-        # An inbound SMS is matched to the last text sent to its number (outbound.inbound.sms).
+        # Resend window: what this address got (or is getting) on a channel, whose jobs are then
+        # read for their template; an inbound SMS is matched to the last text sent to its number.
         tools.create_index(
             cr,
-            "outbound_message_sms_sent_address_idx",
+            "outbound_message_sent_address_idx",
             table,
-            ["address", "sent_at"],
-            where="channel = 'sms' AND state = 'sent'",
+            ["address", "channel", "sent_at"],
+            where="state = 'sent'",
+        )
+        tools.create_index(
+            cr,
+            "outbound_message_pending_address_idx",
+            table,
+            ["address", "channel"],
+            where="state IN ('queued', 'sending')",
         )
         # Sending hours: the distinct zones still queued in a job, and the claim of the open ones.
         tools.create_index(
@@ -198,26 +222,36 @@ class OutboundMessage(models.Model):
             ["job_id", "recipient_tz", "id"],
             where="state = 'queued'",
         )
-        # Frequency cap: the company's messages on a channel sent since the period's start, and
-        # those still to be sent (a small set once jobs are done).
+        # Frequency cap: what the company's jobs on a channel sent since the period's start
+        # (what they still have to send is read through outbound_message_job_state_idx).
         tools.create_index(
             cr,
-            "outbound_message_cap_sent_idx",
+            "outbound_message_job_sent_idx",
             table,
-            ["company_id", "channel", "sent_at"],
+            ["job_id", "sent_at"],
             where="state = 'sent'",
-        )
-        tools.create_index(
-            cr,
-            "outbound_message_cap_pending_idx",
-            table,
-            ["company_id", "channel"],
-            where="state IN ('queued', 'sending')",
         )
         # Crash recovery looks only at messages left in 'sending'.
         tools.create_index(
             cr, "outbound_message_sending_idx", table, ["batch_id"], where="state = 'sending'"
         )
+
+    def _drop_obsolete_schema(self):
+        """Drop what a database installed before still has of the copies of the job's and the
+        account's fields and of the create/write log: Odoo keeps the column of a field that is
+        no longer stored, and its foreign key and indexes would still cost every inserted row."""
+        cr, table = self.env.cr, self._table
+        for column in OBSOLETE_COLUMNS:
+            if column_exists(cr, table, column):
+                cr.execute(
+                    SQL(
+                        "ALTER TABLE %s DROP COLUMN %s CASCADE",
+                        SQL.identifier(table),
+                        SQL.identifier(column),
+                    )
+                )
+        for index in OBSOLETE_INDEXES:
+            cr.execute(SQL("DROP INDEX IF EXISTS %s", SQL.identifier(index)))
 
     @api.depends("state", "delivery_status", "replied_at")
     def _compute_measures(self):

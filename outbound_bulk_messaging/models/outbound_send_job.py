@@ -477,11 +477,10 @@ class OutboundSendJob(models.Model):
         """Skip what is still queued in these jobs: it will not be sent."""
         self.env.cr.execute(
             """
-            UPDATE outbound_message SET state = 'skipped', failure_reason = %s,
-                   write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
+            UPDATE outbound_message SET state = 'skipped', failure_reason = %s
              WHERE job_id = ANY(%s) AND state = 'queued'
             """,
-            [reason or self.env._("job cancelled before it was sent"), self.env.uid, self.ids],
+            [reason or self.env._("job cancelled before it was sent"), self.ids],
         )
         self.env["outbound.message"].invalidate_model(["state", "failure_reason"])
 
@@ -546,29 +545,24 @@ class OutboundSendJob(models.Model):
         return count
 
     def _get_recipients_query(self):
-        """The ``INSERT … SELECT`` of this job's messages, as one :class:`~odoo.tools.SQL`."""
-        now = SQL("now() AT TIME ZONE 'UTC'")
+        """The ``INSERT … SELECT`` of this job's messages, as one :class:`~odoo.tools.SQL`.
+
+        Ordered by account: the messages are claimed in id order, so they go out in the order
+        of the accounts.
+        """
         return SQL(
             """
             INSERT INTO outbound_message (
-                job_id, campaign_id, list_id, company_id, template_id, account_id,
-                account_reference, channel, address, recipient_tz, state, failure_reason,
-                create_uid, create_date, write_uid, write_date)
-            SELECT %(job)s, %(campaign)s, list_id, %(company)s, %(template)s,
-                   account_id, reference, %(channel)s, address, recipient_tz,
-                   CASE WHEN reason IS NULL THEN 'queued' ELSE 'skipped' END, reason,
-                   %(uid)s, %(now)s, %(uid)s, %(now)s
+                job_id, account_id, account_reference, channel, address, recipient_tz, state,
+                failure_reason)
+            SELECT %(job)s, account_id, reference, %(channel)s, address, recipient_tz,
+                   CASE WHEN reason IS NULL THEN 'queued' ELSE 'skipped' END, reason
               FROM (%(recipients)s) AS verdict
              ORDER BY account_id
             """,
             recipients=self._get_recipients_select(),
             job=self.id,
-            campaign=self.campaign_id.id,
-            company=self.company_id.id,
-            template=self.template_id.id,
             channel=self.channel,
-            uid=self.env.uid,
-            now=now,
         )
 
     def _get_recipients_select(self, verdict=None):
@@ -600,7 +594,7 @@ class OutboundSendJob(models.Model):
                   FROM scope
                 WINDOW same_address AS (PARTITION BY address ORDER BY account_id)
             )
-            SELECT r.account_id, r.list_id, r.reference, r.address, r.recipient_tz,
+            SELECT r.account_id, r.reference, r.address, r.recipient_tz,
                    %(reason)s AS reason
               FROM r
             """,
@@ -713,12 +707,15 @@ class OutboundSendJob(models.Model):
     def _rule_sent_recently(self):
         if self.resend_period == "all":
             return None
+        # The address's texts sent in the window (outbound_message_sent_address_idx), then
+        # their jobs' template.
         sent = SQL(
             """
             SELECT max(m.sent_at) FROM outbound_message m
-             WHERE m.template_id = %(template)s AND m.channel = %(channel)s
-               AND m.address = r.address AND m.job_id != %(job)s
+              JOIN outbound_send_job j ON j.id = m.job_id
+             WHERE m.address = r.address AND m.channel = %(channel)s
                AND m.state = 'sent' AND m.sent_at >= %(cutoff)s
+               AND j.template_id = %(template)s AND j.id != %(job)s
             """,
             template=self.template_id.id,
             channel=self.channel,
@@ -742,12 +739,14 @@ class OutboundSendJob(models.Model):
         # created in a row must not send it twice within the window.
         if self.resend_period == "all":
             return None
+        # The address's pending messages (outbound_message_pending_address_idx), then their
+        # jobs' template.
         pending = SQL(
             """
             SELECT j.name FROM outbound_message m JOIN outbound_send_job j ON j.id = m.job_id
-             WHERE m.template_id = %(template)s AND m.channel = %(channel)s
-               AND m.address = r.address AND m.job_id != %(job)s
+             WHERE m.address = r.address AND m.channel = %(channel)s
                AND m.state IN ('queued', 'sending')
+               AND j.template_id = %(template)s AND j.id != %(job)s
              ORDER BY m.id LIMIT 1
             """,
             template=self.template_id.id,
@@ -768,29 +767,33 @@ class OutboundSendJob(models.Model):
 
         The capped addresses are aggregated once (PostgreSQL hashes the uncorrelated ``IN``),
         not counted row by row: a job of 100 000 recipients pays one scan of the period's
-        messages, through the two partial indexes of ``outbound.message``.
+        messages of the company's jobs on the channel, through the job's partial indexes of
+        ``outbound.message`` (sent, by time; still to send, by state).
         """
         company = self.company_id
         cap = company.outbound_cap_count
         if cap <= 0:
             return None
+        jobs = SQL(
+            "SELECT j.id FROM outbound_send_job j"
+            " WHERE j.company_id = %s AND j.channel = %s AND j.id != %s",
+            company.id,
+            self.channel,
+            self._sql_id(),
+        )
         capped = SQL(
             """
             SELECT x.address FROM (
                 SELECT m.address FROM outbound_message m
-                 WHERE m.company_id = %(company)s AND m.channel = %(channel)s
-                   AND m.state = 'sent' AND m.sent_at >= %(start)s AND m.job_id != %(job)s
+                 WHERE m.job_id IN (%(jobs)s) AND m.state = 'sent' AND m.sent_at >= %(start)s
                 UNION ALL
                 SELECT m.address FROM outbound_message m
-                 WHERE m.company_id = %(company)s AND m.channel = %(channel)s
-                   AND m.state IN ('queued', 'sending') AND m.job_id != %(job)s
+                 WHERE m.job_id IN (%(jobs)s) AND m.state IN ('queued', 'sending')
             ) AS x
              GROUP BY x.address HAVING count(*) >= %(cap)s
             """,
-            company=company.id,
-            channel=self.channel,
+            jobs=jobs,
             start=caps.period_start(company.outbound_cap_period, fields.Datetime.now()),
-            job=self._sql_id(),
             cap=cap,
         )
         periods = dict(company._fields["outbound_cap_period"]._description_selection(self.env))

@@ -127,6 +127,36 @@ class TestMessageAnalysis(SendingCase):
         self.assertIn("chart1@example.com", groups[0]["failure_reason"])
         self.assertEqual(groups[0]["is_failed"], 1)
 
+    def test_campaign_company_and_template_are_the_jobs(self):
+        """Read, searched and grouped through the job: a message stores none of them."""
+        message = self.messages[0]
+        self.assertEqual(
+            (message.campaign_id, message.company_id, message.template_id),
+            (self.job.campaign_id, self.job.company_id, self.job.template_id),
+        )
+        for name in ("campaign_id", "company_id", "template_id"):
+            with self.subTest(field=name):
+                self.assertFalse(self.Message._fields[name].store)
+                found = self.Message.search([(name, "=", self.job[name].id)])
+                self.assertEqual(found & self.messages, self.messages)
+                self.assertEqual(found.job_id.mapped(name), self.job[name])
+                groups = self.Message.read_group(
+                    [("job_id", "=", self.job.id)], ["is_sent:sum"], [name], lazy=False
+                )
+                self.assertEqual(
+                    [(group[name][0], group["__count"], group["is_sent"]) for group in groups],
+                    [(self.job[name].id, 5, 4)],
+                )
+
+    def test_a_message_whose_account_is_deleted_keeps_its_reference_not_its_list(self):
+        message = self.messages[0]
+        self.assertEqual(message.list_id, self.list_active)
+        reference, address = message.account_reference, message.address
+        message.account_id.unlink()
+        self.assertEqual((message.account_reference, message.address), (reference, address))
+        self.assertFalse(message.list_id)
+        self.assertEqual(message.campaign_id, self.campaign)
+
     def test_sending_curve_action_and_pace(self):
         self.assertEqual(self.job.pace_display, "3 per hour")
         self.assertEqual(self.job.pace_per_hour, 3.0)

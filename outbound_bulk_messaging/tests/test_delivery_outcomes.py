@@ -144,11 +144,11 @@ class TestDeliveryOutcomes(HttpCase, SendingCase):
             job = self._sent_job()
             message = job.outbound_message_ids[0]
             other = self.env["res.company"].create({"name": "Other Co"})
-            # As if the message had been moved to another company after sending.
+            # As if the message's job had been moved to another company after sending.
             self.env.cr.execute(
-                "UPDATE outbound_message SET company_id = %s WHERE id = %s", [other.id, message.id]
+                "UPDATE outbound_send_job SET company_id = %s WHERE id = %s", [other.id, job.id]
             )
-            message.invalidate_recordset()
+            self.env.invalidate_all()
             with mute_logger(CONTROLLER_LOGGER, "werkzeug"):
                 response = self.url_open(
                     f"/outbound/sms/vonage/receipt/{self.gateway.sudo().receipt_token}",

@@ -292,7 +292,12 @@ class TestInboundReplies(InboundCase):
         with self.fake_vonage():
             job = self._sent_job()
             message = job.outbound_message_ids.filtered(lambda m: m.account_id == self.accounts[0])
-            message.sudo().company_id = company_b
+            # A message is its job's company's.
+            self.env.cr.execute(
+                "UPDATE outbound_send_job SET company_id = %s WHERE id = %s",
+                [company_b.id, job.id],
+            )
+            self.env.invalidate_all()
             answer = self._vonage(message.address, "call me")
             with mute_logger(CONTROLLER_LOGGER, "werkzeug"):
                 receipt = self.url_open(

@@ -335,11 +335,28 @@ class TestSendWizard(SendingCase):
         self.assertEqual((wizard.count_with_email, wizard.count_sendable_email), (4, 0))
         self.assertFalse(wizard.can_send_email)
         self.assertIn("the recipient rules skip them all", wizard.email_blockers)
-        with self.assertRaisesRegex(UserError, "skip them all"):
+        jobs = self.env["outbound.send.job"].search_count([])
+        with self.assertRaisesRegex(UserError, "Cannot send EMAIL: .* skip them all"):
             wizard.action_send_email()
+        # Refused once its messages said so: the job and its skipped messages are gone.
+        self.assertEqual(self.env["outbound.send.job"].search_count([]), jobs)
         # SMS is another channel: the email job does not count against it.
         self.assertEqual(wizard.count_sendable_sms, 4)
         self.assertTrue(wizard.can_send_sms)
+
+    def test_a_message_row_checks_only_its_own_foreign_keys(self):
+        """A job inserts a row per account, each checking every foreign key of the row: only
+        the job and the account are the message's own (campaign, company and template are read
+        through the job, the list through the account, and there is no create/write log)."""
+        self.env.cr.execute(
+            """
+            SELECT array_agg(a.attname::text ORDER BY a.attname)
+              FROM pg_constraint c
+              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+             WHERE c.conrelid = 'outbound_message'::regclass AND c.contype = 'f'
+            """
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], ["account_id", "job_id"])
 
     def _add_newcomer(self):
         return self.env["outbound.account"].create(

@@ -395,16 +395,26 @@ class OutboundSendWizard(models.TransientModel):
 
     def _action_send(self, channel):
         self.ensure_one()
-        self._check_can_send(channel)
+        # Whether the rules leave anyone is known from the messages inserted: counting it first
+        # would run the job's recipient SELECT once more for each channel.
+        self._check_can_send(channel, count_sendable=False)
         if self._counts_went_stale(channel):
             return self._reopen()
-        # Jobs are created here only, after the checks above (nobody has create rights on them).
-        values = {**self._prepare_job_values(channel), **self._prepare_cost_values(channel)}
-        job = self.env["outbound.send.job"].sudo().create(values)
-        job._create_messages()
+        job = self._create_job(channel)
         job.message_post(body=job._get_creation_summary())
         job._submit()
         return job._get_form_action()
+
+    def _create_job(self, channel):
+        """The job and its messages; refused, leaving nothing, when none of them is queued."""
+        # Jobs are created here only, after the checks above (nobody has create rights on them).
+        values = {**self._prepare_job_values(channel), **self._prepare_cost_values(channel)}
+        with self.env.cr.savepoint():
+            job = self.env["outbound.send.job"].sudo().create(values)
+            job._create_messages()
+            if not job.count_queued:
+                self._raise_blockers(channel, [self._get_no_sendable_blocker()])
+        return job
 
     def _counts_went_stale(self, channel):
         """Whether the figures the user saw are over a minute old and no longer true.
@@ -480,7 +490,7 @@ class OutboundSendWizard(models.TransientModel):
             },
         }
 
-    def _check_can_send(self, channel):
+    def _check_can_send(self, channel, count_sendable=True):
         if not self.env.user.has_group(MANAGER_GROUP):
             raise AccessError(
                 self.env._(
@@ -490,15 +500,18 @@ class OutboundSendWizard(models.TransientModel):
         self.campaign_id.check_access("write")
         # Values may be in the cache from a superuser compute: check rights, not just reads.
         self._check_records_access()
-        blockers = self._get_blockers(channel)
+        blockers = self._get_blockers(channel, count_sendable)
         if blockers:
-            raise UserError(
-                self.env._(
-                    "Cannot send %(channel)s: %(blockers)s.",
-                    channel=channel.upper(),
-                    blockers="; ".join(blockers),
-                )
+            self._raise_blockers(channel, blockers)
+
+    def _raise_blockers(self, channel, blockers):
+        raise UserError(
+            self.env._(
+                "Cannot send %(channel)s: %(blockers)s.",
+                channel=channel.upper(),
+                blockers="; ".join(blockers),
             )
+        )
 
     def _prepare_job_values(self, channel):
         now = fields.Datetime.now()
@@ -642,11 +655,20 @@ class OutboundSendWizard(models.TransientModel):
         """(channel, *counts) rows: the message aggregates, then the accounts in scope sent to
         (or only failed) per channel, both over the campaign's (or list's) messages."""
         self.env["outbound.message"].flush_model()
-        where = (
-            SQL("m.list_id = %s", self.list_id.id)
-            if self.list_id
-            else SQL("m.campaign_id = %s", self.campaign_id.id)
+        self.env["outbound.send.job"].flush_model(["campaign_id"])
+        self.env["outbound.account"].flush_model(["list_id"])
+        # A campaign's messages are its jobs' (outbound_message_job_state_idx per job), a list's
+        # those of its accounts among them (the accounts in scope are the list's already).
+        where = SQL(
+            "m.job_id IN (SELECT j.id FROM outbound_send_job j WHERE j.campaign_id = %s)",
+            self.campaign_id.id,
         )
+        list_join = SQL()
+        if self.list_id:
+            list_join = SQL(
+                "JOIN outbound_account a ON a.id = m.account_id AND a.list_id = %s",
+                self.list_id.id,
+            )
         message_keys = [key for key in states if not key.startswith("accounts_")]
         self.env.cr.execute(
             SQL(
@@ -661,7 +683,7 @@ class OutboundSendWizard(models.TransientModel):
                      GROUP BY m.channel, m.account_id
                 ),
                 messages AS (
-                    SELECT m.channel, %(messages)s FROM outbound_message m
+                    SELECT m.channel, %(messages)s FROM outbound_message m %(list_join)s
                      WHERE %(where)s GROUP BY m.channel
                 ),
                 accounts AS (
@@ -672,6 +694,7 @@ class OutboundSendWizard(models.TransientModel):
                   FROM messages LEFT JOIN accounts ON accounts.channel = messages.channel
                 """,
                 where=where,
+                list_join=list_join,
                 scope=self._scope_where(),
                 messages=SQL(", ").join(states[key] for key in message_keys),
                 accounts=SQL(", ").join(
@@ -692,17 +715,19 @@ class OutboundSendWizard(models.TransientModel):
         outbound_list.check_access("read")
         return self.new({"campaign_id": campaign.id, "list_id": outbound_list.id})._count_messages()
 
-    def _get_blockers(self, channel):
-        """Why the Send button of ``channel`` is disabled (empty: it can send)."""
+    def _get_blockers(self, channel, count_sendable=True):
+        """Why the Send button of ``channel`` is disabled (empty: it can send); without
+        ``count_sendable``, all but whether the recipient rules leave anyone."""
         blockers = get_channel(channel).blockers(self)
         blockers += self._template_blockers(self[get_channel(channel).template_field])
-        if not blockers and not self[f"count_sendable_{channel}"]:
-            blockers.append(
-                self.env._(
-                    "no account in scope would get a message: the recipient rules skip them all"
-                )
-            )
+        if count_sendable and not blockers and not self[f"count_sendable_{channel}"]:
+            blockers.append(self._get_no_sendable_blocker())
         return blockers
+
+    def _get_no_sendable_blocker(self):
+        return self.env._(
+            "no account in scope would get a message: the recipient rules skip them all"
+        )
 
     def _template_blockers(self, template):
         """The placeholders of ``template`` some list in scope has no column for, as blockers.
