@@ -59,6 +59,7 @@ class EmailTransport(Transport):
         self.messages = job.env["outbound.message"]
         campaign = job.campaign_id
         self.unsubscribe = campaign.email_unsubscribe
+        self.sign = self.messages._get_unsubscribe_signer() if self.unsubscribe else None
         self.base_url = job.get_base_url()
         # Templates that place $UNSUBSCRIBE_URL themselves get no footer.
         self.footer = self.unsubscribe and "UNSUBSCRIBE_URL" not in compiled["body"].variables
@@ -156,7 +157,7 @@ class EmailTransport(Transport):
             return ""
         if not isinstance(message_id, int):
             return f"{self.base_url}/outbound/unsubscribe/{message_id}"
-        return self.messages._get_unsubscribe_url(message_id, self.base_url)
+        return self.messages._get_unsubscribe_url(message_id, self.base_url, self.sign)
 
     def _headers(self, message_id, url):
         headers = dict(self.headers, **{"X-Outbound-Message": str(message_id)})
