@@ -5,10 +5,11 @@ import logging
 
 from odoo.tools import SQL, email_domain_extract
 
-from odoo.addons.base.models.ir_mail_server import IdentificationFieldsNoFoldPolicy
+from odoo.addons.base.models.ir_mail_server import IdentificationFieldsNoFoldPolicy, IrMailServer
 
 from ..engine import dispatch, email_body, unsubscribe
 from ..engine.addresses import normalise_email
+from ..engine.email_batch import MessageFactory, SharedFoldPolicy
 from ..engine.errors import MESSAGE
 from ..engine.smtp import classify_connect_error, classify_smtp_error
 from .base import Channel, Transport
@@ -31,7 +32,11 @@ class _ListHeadersPolicy(IdentificationFieldsNoFoldPolicy):
         return super()._fold(name, value, *args, **kwargs)
 
 
-LIST_HEADERS_POLICY = _ListHeadersPolicy(linesep=email.policy.SMTP.linesep)
+class _BatchPolicy(SharedFoldPolicy, _ListHeadersPolicy):
+    """The same, folding the headers the messages of a batch share only once."""
+
+
+LIST_HEADERS_POLICY = _BatchPolicy(linesep=email.policy.SMTP.linesep)
 
 
 class EmailTransport(Transport):
@@ -54,6 +59,7 @@ class EmailTransport(Transport):
         self.messages = job.env["outbound.message"]
         campaign = job.campaign_id
         self.unsubscribe = campaign.email_unsubscribe
+        self.sign = self.messages._get_unsubscribe_signer() if self.unsubscribe else None
         self.base_url = job.get_base_url()
         # Templates that place $UNSUBSCRIBE_URL themselves get no footer.
         self.footer = self.unsubscribe and "UNSUBSCRIBE_URL" not in compiled["body"].variables
@@ -69,6 +75,11 @@ class EmailTransport(Transport):
             "Precedence": "bulk",
             "X-Auto-Response-Suppress": "OOF",
         }
+        # Message shape -> the factory of its prototype (None: always build_email). Only when no
+        # addon overrides build_email: an override may make each message its own way (e.g.
+        # redirect every recipient on a staging server), which a prototype would not repeat.
+        self.factories = {}
+        self.reuse_prototypes = type(self.mail_server).build_email is IrMailServer.build_email
         self.smtp = None
         self._connect()
 
@@ -79,10 +90,7 @@ class EmailTransport(Transport):
             raise classify_connect_error(error) from error
 
     def send(self, payload):
-        url = self._unsubscribe_url(payload["id"])
-        context = dict(self.context(payload), UNSUBSCRIBE_URL=url)
-        rendered = self.job.env["outbound.template"]._render_context(self.compiled, context)
-        message = self._build(payload, rendered, url)
+        message = self._message(payload)
         if self.smtp is None:
             self._connect()
         try:
@@ -93,6 +101,13 @@ class EmailTransport(Transport):
                 self._drop_session()
             raise classified from error
         return dispatch.Accepted(provider_id=message_id)
+
+    def _message(self, payload):
+        """The email of ``payload``, as ``ir.mail_server.build_email`` makes it."""
+        url = self._unsubscribe_url(payload["id"])
+        context = dict(self.context(payload), UNSUBSCRIBE_URL=url)
+        rendered = self.job.env["outbound.template"]._render_context(self.compiled, context)
+        return self._build(payload, rendered, url)
 
     def _build(self, payload, rendered, url):
         html = rendered["html"]
@@ -105,16 +120,29 @@ class EmailTransport(Transport):
         if payload.get("test"):
             subject = f"{TEST_PREFIX}{subject}"
             headers["X-Outbound-Test"] = "1"
-        message = self.mail_server.build_email(
-            email_from=self.job.email_from,
-            email_to=[payload["address"]],
-            subject=subject,
-            body=body,
-            body_alternative=body_text if html else None,
-            subtype="html" if html else "plain",
-            headers=headers,
+        return self._make_message(
+            {
+                "email_from": self.job.email_from,
+                "email_to": [payload["address"]],
+                "subject": subject,
+                "body": body,
+                "body_alternative": body_text if html else None,
+                "subtype": "html" if html else "plain",
+                "headers": headers,
+            }
         )
+
+    def _make_message(self, arguments):
+        """``build_email(**arguments)``, or the same made from the prototype of its shape: the
+        first message of each shape is built by ``build_email`` and becomes the prototype."""
+        shape = MessageFactory.shape_of(arguments)
+        factory = self.factories.get(shape)
+        if factory:
+            return factory.make(arguments)
+        message = self.mail_server.build_email(**arguments)
         message.policy = LIST_HEADERS_POLICY  # smtplib serialises with the message's policy
+        if self.reuse_prototypes and shape not in self.factories:
+            self.factories[shape] = MessageFactory.from_prototype(message, arguments)
         return message
 
     # ---- UNSUBSCRIBE
@@ -129,7 +157,7 @@ class EmailTransport(Transport):
             return ""
         if not isinstance(message_id, int):
             return f"{self.base_url}/outbound/unsubscribe/{message_id}"
-        return self.messages._get_unsubscribe_url(message_id, self.base_url)
+        return self.messages._get_unsubscribe_url(message_id, self.base_url, self.sign)
 
     def _headers(self, message_id, url):
         headers = dict(self.headers, **{"X-Outbound-Message": str(message_id)})

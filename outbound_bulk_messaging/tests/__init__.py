@@ -12,6 +12,7 @@ from . import (
     test_dispatch_twilio,
     test_dispatchers,
     test_email_bounces,
+    test_email_build,
     test_error_streak,
     test_frequency_cap,
     test_frozen_template,

@@ -1,8 +1,10 @@
 import logging
 import re
+from unittest.mock import patch
 
 import requests
 
+from odoo import tools
 from odoo.tests import HttpCase, tagged
 
 from .common import SendingCase
@@ -192,6 +194,21 @@ class TestUnsubscribe(HttpCase, SendingCase):
         self.assertEqual(done.status_code, 200)
         self.assertIn("You are unsubscribed", done.text)
         self.assertTrue(self._blacklisted())
+
+    def test_a_batch_signs_its_links_as_odoo_does(self):
+        """The dispatcher reads the secret once per batch: the same signatures as tools.hmac,
+        and tools.hmac itself should it ever sign otherwise."""
+        messages = self.env["outbound.message"]
+        sign = messages._get_unsubscribe_signer()
+        for message_id in (1, 42, 2**31 - 1):
+            self.assertEqual(sign(message_id), messages._unsubscribe_sign(message_id))
+            self.assertEqual(
+                messages._get_unsubscribe_url(message_id, sign=sign),
+                messages._get_unsubscribe_url(message_id),
+            )
+        with patch.object(tools, "hmac", lambda env, scope, message: f"{message:064x}"):
+            sign = messages._get_unsubscribe_signer()
+            self.assertEqual(sign(42), f"{42:064x}")
 
     def test_forged_altered_and_malformed_tokens_change_nothing(self):
         received, job = self._send_and_receive()
