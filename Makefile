@@ -56,3 +56,4 @@ bench:
 	$(PYTHON) bench/bench_cost.py
 	$(PYTHON) bench/bench_send.py
 	$(PYTHON) bench/bench_report.py
+	$(PYTHON) bench/bench_scale.py

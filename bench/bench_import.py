@@ -27,8 +27,6 @@ import base64
 import contextlib
 import ctypes
 import gc
-import json
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -74,24 +72,15 @@ def csv_file(args, rows):
 
 
 def run_child(args, database, mode, path, *extra):
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--child",
+    return common.run_child(
+        Path(__file__).resolve(),
         mode,
-        "--database",
         database,
         "--file",
         str(path),
-        "--log-level",
-        args.log_level,
         *extra,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    if result.returncode or not lines:
-        raise RuntimeError(f"{mode} child failed ({result.returncode}):\n{result.stderr[-4000:]}")
-    return json.loads(lines[-1].removeprefix("RESULT "))
+        log_level=args.log_level,
+    )
 
 
 def upload_and_import(args, database, path, warmup, trace):
@@ -236,7 +225,7 @@ def child(args):
                 rejected=wizard.count_rejected,
                 warnings=wizard.count_warnings,
             )
-    print("RESULT " + json.dumps(result), flush=True)
+    common.print_result(result)
     return 0
 
 
@@ -286,15 +275,18 @@ def release_free_memory():
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def measure(env, trace, function):
-    """Run ``function`` and commit: (result, {seconds, rss_growth, heap_peak})."""
+def measure(env, trace, function, commit=True):
+    """Run ``function`` and commit (or roll back): (result, {seconds, rss_growth, heap_peak})."""
     before = common.rss()
     common.reset_peak_rss()
     if trace:
         tracemalloc.start()
     started = time.perf_counter()
     result = function()
-    env.cr.commit()
+    if commit:
+        env.cr.commit()
+    else:
+        env.cr.rollback()
     seconds = time.perf_counter() - started
     heap_peak = tracemalloc.get_traced_memory()[1] if trace else 0
     tracemalloc.stop()

@@ -45,10 +45,10 @@ def main(argv=None):
         for size in sizes:
             for file_format in formats:
                 common.wait_for_quiet(args, f"{file_format} {size:,}")
-                runs = [_export(env, jobs[size], file_format) for _run in range(args.runs)]
+                runs = [export_report(env, jobs[size], file_format) for _run in range(args.runs)]
                 timing = min(runs, key=lambda run: run["seconds"])
                 timing["rss_growth"] = max(run["rss_growth"] for run in runs)
-                traced = _export(env, jobs[size], file_format, trace=True)
+                traced = export_report(env, jobs[size], file_format, trace=True)
                 results[size, file_format] = dict(timing, heap_peak=traced["heap_peak"])
                 _print_result(size, file_format, results[size, file_format])
     return _report(sizes, formats, results)
@@ -59,21 +59,24 @@ def _create_jobs(env, sizes):
     started = time.monotonic()
     campaign, outbound_list, template = common.create_campaign(env, "Report bench")
     common.insert_accounts(env, outbound_list, max(sizes))
-    jobs = {}
-    for size in sizes:
-        job = env["outbound.send.job"].create(
-            {
-                "campaign_id": campaign.id,
-                "channel": "email",
-                "template_id": template.id,
-                "state": "done",
-            }
-        )
-        _insert_messages(env, job, outbound_list, size)
-        jobs[size] = job
+    jobs = {size: create_report_job(env, campaign, template, outbound_list, size) for size in sizes}
     common.analyze(env, "outbound_message", "outbound_account")
     print(f"   inserted {sum(sizes):,} messages in {time.monotonic() - started:.0f} s")
     return jobs
+
+
+def create_report_job(env, campaign, template, outbound_list, size):
+    """A done email job of ``size`` messages with outcomes, over the list's first accounts."""
+    job = env["outbound.send.job"].create(
+        {
+            "campaign_id": campaign.id,
+            "channel": "email",
+            "template_id": template.id,
+            "state": "done",
+        }
+    )
+    _insert_messages(env, job, outbound_list, size)
+    return job
 
 
 def _insert_messages(env, job, outbound_list, size):
@@ -109,7 +112,7 @@ def _insert_messages(env, job, outbound_list, size):
     assert env.cr.rowcount == size, (env.cr.rowcount, size)
 
 
-def _export(env, job, file_format, trace=False):
+def export_report(env, job, file_format, trace=False):
     """Produce the report of ``job`` once: {seconds, rss_growth, heap_peak, bytes, rows}."""
     env.invalidate_all()
     report = env["outbound.job.report"]

@@ -75,11 +75,12 @@ def setup(env, args):
     return campaign, template, partner_ids
 
 
-def open_wizard(env, campaign, template):
+def open_wizard(env, campaign, template, **values):
+    """The send wizard opened on ``campaign`` (its defaults and panel computed)."""
     return (
         env["outbound.send.wizard"]
         .with_context(active_model="outbound.campaign", active_id=campaign.id)
-        .create({"template_id": template.id})
+        .create({"template_id": template.id, **values})
     )
 
 

@@ -375,6 +375,41 @@ def analyze(env, *tables):
         env.cr.execute(f"ANALYZE {table}")
 
 
+# ---- CHILD PROCESSES (a measure in a process of its own, so freed memory cannot hide growth)
+
+
+def run_child(script, mode, database, *extra, log_level="warn", echo=False):
+    """Run ``script --child mode --database database *extra``: the dict of its RESULT line.
+
+    The child prints ``RESULT <json>`` (:func:`print_result`); with ``echo`` its other lines of
+    output are printed here too.
+    """
+    command = [
+        sys.executable,
+        str(script),
+        "--child",
+        mode,
+        "--database",
+        database,
+        "--log-level",
+        log_level,
+        *extra,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = result.stdout.splitlines()
+    results = [line for line in lines if line.startswith("RESULT ")]
+    if echo:
+        print("\n".join(line for line in lines if not line.startswith("RESULT ")), flush=True)
+    if result.returncode or not results:
+        raise RuntimeError(f"{mode} child failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    return json.loads(results[-1].removeprefix("RESULT "))
+
+
+def print_result(result):
+    """The line a child's parent reads (:func:`run_child`)."""
+    print("RESULT " + json.dumps(result), flush=True)
+
+
 # ---- FAKE SERVERS (processes)
 
 
