@@ -535,8 +535,8 @@ def plot(args, rows, results):
         axes.grid(True, which="both", alpha=0.3)
         axes.legend(fontsize="small")
     figure.suptitle(
-        f"bench_scale.py, {time.strftime('%Y-%m-%d')}: one dispatch batch is "
-        "a constant amount of work, the other stages grow with the accounts",
+        f"bench_scale.py, {time.strftime('%Y-%m-%d')}: the batch is one dispatch batch "
+        "whatever the size, the other stages handle every account",
         fontsize="medium",
     )
     figure.tight_layout()
