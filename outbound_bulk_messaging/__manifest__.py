@@ -40,4 +40,5 @@
         "web.assets_tests": ["outbound_bulk_messaging/static/tests/tours/*.js"],
     },
     "application": True,
+    "uninstall_hook": "uninstall_hook",
 }

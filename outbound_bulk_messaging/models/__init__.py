@@ -13,6 +13,7 @@ from . import (
     outbound_send_job,
     outbound_sms_gateway,
     outbound_sms_price,
+    outbound_tally,
     outbound_template,
     res_company,
     res_config_settings,

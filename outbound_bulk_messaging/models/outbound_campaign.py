@@ -130,12 +130,11 @@ class OutboundCampaign(models.Model):
 
     def _compute_counts(self):
         list_counts = self._count_per_campaign("outbound.list", "campaign_id")
-        accounts = self.env["outbound.account"]._read_group(
-            [("list_id.campaign_id", "in", self.ids)], ["list_id"], ["__count"]
-        )
+        lists = self.env["outbound.list"].search([("campaign_id", "in", self.ids)])
+        by_list = self.env["outbound.tally"]._count_accounts_by_list(lists.ids)
         account_counts = dict.fromkeys(self, 0)
-        for outbound_list, count in accounts:
-            account_counts[outbound_list.campaign_id] += count
+        for outbound_list in lists:
+            account_counts[outbound_list.campaign_id] += by_list.get(outbound_list.id, 0)
         for campaign in self:
             campaign.list_count = list_counts.get(campaign, 0)
             campaign.account_count = account_counts[campaign]

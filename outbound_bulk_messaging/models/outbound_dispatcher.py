@@ -108,20 +108,24 @@ class OutboundDispatcher(models.AbstractModel):
 
     @api.model
     def _count_ready_messages(self):
-        """Queued messages that could go now (their window has room): the cron's 'remaining'."""
+        """Queued messages that could go now (their window has room): the cron's 'remaining',
+        from the running counts of the due jobs."""
         self.env.flush_all()
-        self.env.cr.execute(
+        (remaining,) = self.env["outbound.tally"]._read(
+            "message",
             SQL(
                 """
-                SELECT count(*) FROM outbound_message m
-                  JOIN outbound_send_job j ON j.id = m.job_id
-                 WHERE m.state = 'queued' AND j.state IN ('scheduled', 'running')
-                   AND j.start_at <= %(now)s AND coalesce(j.next_run_at, j.start_at) <= %(now)s
+                t.state = 'queued' AND t.job_id IN (
+                    SELECT j.id FROM outbound_send_job j
+                     WHERE j.state IN ('scheduled', 'running') AND j.start_at <= %(now)s
+                       AND coalesce(j.next_run_at, j.start_at) <= %(now)s)
                 """,
                 now=fields.Datetime.now(),
-            )
-        )
-        return self.env.cr.fetchone()[0]
+            ),
+            [],
+            [SQL("coalesce(sum(t.n), 0)::bigint")],
+        )[0]
+        return remaining
 
     @api.model
     def _wait_for_next_window(self, deadline):
@@ -185,6 +189,10 @@ class OutboundDispatcher(models.AbstractModel):
             if transport:
                 transport.close()
         job._update_job(finish=True)
+        # The run's claims and outcomes, folded into one running count per state (committed:
+        # the next run of any dispatcher reads a few rows for this job again).
+        self.env["outbound.tally"]._compact("message", SQL("t.job_id = %s", job.id))
+        commit(self.env.cr)
         return processed
 
     @api.model

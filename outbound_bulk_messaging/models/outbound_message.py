@@ -30,15 +30,26 @@ DELIVERY_STATUSES = [
 ]
 assert {code for code, _label in DELIVERY_STATUSES} >= set(DELIVERY_STATES)
 
+
 # What came back, counted on the job and on the send wizard's panel: count field -> aggregate
 # over outbound_message.
+def _outcome_conditions(replied):
+    return {
+        "count_delivered": SQL("delivery_status = 'delivered'"),
+        "count_undelivered": SQL("delivery_status = ANY(%s)", list(delivery.FAILURES)),
+        "count_bounced": SQL("delivery_status = 'bounced'"),
+        "count_replied": replied,
+    }
+
+
 OUTCOME_COUNTS = {
-    "count_delivered": SQL("count(*) FILTER (WHERE delivery_status = 'delivered')"),
-    "count_undelivered": SQL(
-        "count(*) FILTER (WHERE delivery_status = ANY(%s))", list(delivery.FAILURES)
-    ),
-    "count_bounced": SQL("count(*) FILTER (WHERE delivery_status = 'bounced')"),
-    "count_replied": SQL("count(*) FILTER (WHERE replied_at IS NOT NULL)"),
+    name: SQL("count(*) FILTER (WHERE %s)", condition)
+    for name, condition in _outcome_conditions(SQL("replied_at IS NOT NULL")).items()
+}
+# The same over the message tally (outbound.tally), whose rows are counts of messages.
+OUTCOME_TALLIES = {
+    name: SQL("coalesce(sum(n) FILTER (WHERE %s), 0)::bigint", condition)
+    for name, condition in _outcome_conditions(SQL("replied")).items()
 }
 
 # Measures of the analysis views (graph, pivot): 1 or 0 per message, as SQL conditions over the

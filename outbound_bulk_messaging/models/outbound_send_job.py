@@ -13,7 +13,7 @@ from ..channels import TransportBusy, channel_selection, get_channel
 from ..engine import caps, dispatch, pacing, send_hours
 from ..engine.errors import OutboundError, TemplateError
 from .outbound_dispatcher import DISPATCH_CRON, commit
-from .outbound_message import MESSAGE_STATES, OUTCOME_COUNTS
+from .outbound_message import MESSAGE_STATES, OUTCOME_TALLIES
 from .outbound_template import BODY_TYPES
 
 _logger = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ class OutboundSendJob(models.Model):
             to_send = values["count_total"] - values["count_skipped"]
             finished = values["count_sent"] + values["count_failed"]
             values["progress"] = 100.0 * finished / to_send if to_send else 100.0
-            values.update({name: job_counts.get(name, 0) for name in OUTCOME_COUNTS})
+            values.update({name: job_counts.get(name, 0) for name in OUTCOME_TALLIES})
             job.update(values)
 
     @api.depends("batch_size", "batch_interval", "batch_interval_unit")
@@ -307,25 +307,21 @@ class OutboundSendJob(models.Model):
             job.sms_cost = costs.get(job.id, 0.0)
 
     def _get_message_counts(self):
-        """{job id: {state: count, outcome count field: count}} in one aggregate query: the
-        messages by state and what came back (:data:`OUTCOME_COUNTS`)."""
+        """{job id: {state: count, outcome count field: count}}: the messages by state and what
+        came back (:data:`OUTCOME_TALLIES`), summed from the running counts (outbound.tally),
+        not counted: a few rows per job whatever its size."""
         if not self.ids:
             return {}
-        self.env["outbound.message"].flush_model(
-            ["job_id", "state", "delivery_status", "replied_at"]
-        )
         columns = {
-            state: SQL("count(*) FILTER (WHERE state = %s)", state)
+            state: SQL("coalesce(sum(n) FILTER (WHERE state = %s), 0)::bigint", state)
             for state, _label in MESSAGE_STATES
-        } | OUTCOME_COUNTS
-        self.env.cr.execute(
-            SQL(
-                "SELECT job_id, %s FROM outbound_message WHERE job_id = ANY(%s) GROUP BY job_id",
-                SQL(", ").join(columns.values()),
-                self.ids,
-            )
+        } | OUTCOME_TALLIES
+        rows = self.env["outbound.tally"]._read(
+            "message",
+            SQL("t.job_id = ANY(%s)", self.ids),
+            [SQL("t.job_id")],
+            list(columns.values()),
         )
-        rows = self.env.cr.fetchall()
         return {job_id: dict(zip(columns, row, strict=True)) for job_id, *row in rows}
 
     def _compute_send_hours_status(self):

@@ -32,6 +32,7 @@ from . import (
     test_send_hours,
     test_send_test,
     test_send_wizard,
+    test_tallies,
     test_template,
     test_ui,
     test_ui_analysis,
