@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 from lxml import html
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import freeze_time, tagged, users
+from odoo.tests import freeze_time, new_test_user, tagged, users
 
 from .common import SendingCase
 
@@ -452,3 +452,85 @@ class TestStaleFigures(SendingCase):
         with freeze_time("2026-12-01 09:00:40"):
             action = wizard.action_send_email()
         self.assertEqual(self.env["outbound.send.job"].browse(action["res_id"]).count_queued, 4)
+
+
+@tagged("post_install", "-at_install")
+class TestDeferredFigures(SendingCase):
+    """Above the sync limit, the recipient rules' figures are counted once the wizard is open
+    (get_sendable_figures, which the form's widget calls); Send waits for them."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._create_accounts(cls.list_active, 3, email="big{}@example.com", sms="07911 2000{:02d}")
+        cls._create_accounts(cls.list_active, 1, start=10)  # no address: skipped
+        cls.campaign.mail_server_id = cls.env["ir.mail_server"].create(
+            {"name": "Unused", "smtp_host": "127.0.0.1", "smtp_port": 9}
+        )
+        cls.env["ir.config_parameter"].set_param("outbound.panel_sync_limit", 3)
+
+    def _scope(self, wizard):
+        return {
+            "campaign_id": wizard.campaign_id.id,
+            "list_id": wizard.list_id.id,
+            "account_statuses": wizard.account_statuses.ids,
+            "active_lists_only": wizard.active_lists_only,
+            "resend_period": wizard.resend_period,
+            "template_id": wizard.template_id.id,
+            "sms_template_id": wizard.sms_template_id.id,
+        }
+
+    @users("ob_manager")
+    def test_the_wizard_opens_without_counting_then_gets_the_figures(self):
+        wizard = self._wizard()
+        self.assertEqual(wizard.count_accounts, 4, "the panel's own counts are there at once")
+        self.assertTrue(wizard.pending_counts)
+        self.assertEqual((wizard.count_sendable_email, wizard.recipients_summary), (0, False))
+        self.assertFalse(wizard.can_send_email)
+        self.assertIn("counting the messages of 4 accounts in scope", wizard.email_blockers)
+
+        figures = wizard.get_sendable_figures(self._scope(wizard))
+        self.assertFalse(figures["pending_counts"])
+        self.assertEqual(figures["count_sendable_email"], 3)
+        self.assertEqual(figures["counted_sendable_email"], 3)
+        self.assertTrue(figures["can_send_email"])
+        self.assertIn("To send", figures["recipients_summary"])
+        # The same figures as counted while opening, below the limit.
+        self.env["ir.config_parameter"].sudo().set_param("outbound.panel_sync_limit", 100)
+        direct = self._wizard()
+        self.assertFalse(direct.pending_counts)
+        for name in ("count_sendable_email", "count_sendable_sms", "email_blockers"):
+            self.assertEqual(figures[name] or False, direct[name] or False, name)
+        self.assertEqual(figures["recipients_summary"], str(direct.recipients_summary))
+
+    @users("ob_manager")
+    def test_send_sends_what_the_figures_said(self):
+        wizard = self._wizard()
+        figures = wizard.get_sendable_figures(self._scope(wizard))
+        wizard.write(
+            {
+                "counted_at": figures["counted_at"],
+                "counted_sendable_email": figures["counted_sendable_email"],
+            }
+        )
+        action = wizard.action_send_email()
+        job = self.env["outbound.send.job"].browse(action["res_id"])
+        self.assertEqual((job.count_queued, job.count_skipped), (3, 1))
+
+    def test_figures_gone_stale_are_counted_again_at_send(self):
+        with freeze_time("2026-12-01 09:00:00"):
+            wizard = self._wizard()
+            figures = wizard.get_sendable_figures(self._scope(wizard))
+            wizard.write({"counted_at": figures["counted_at"], "counted_sendable_email": 3})
+        self._create_accounts(self.list_active, 2, start=20, email="late{}@example.com")
+        with freeze_time("2026-12-01 09:02:00"):
+            action = wizard.action_send_email()
+        self.assertEqual(action["res_model"], wizard._name, "nothing sent on old figures")
+        self.assertIn("5 message(s) would now be sent instead of 3", wizard.stale_warning)
+
+    def test_only_who_may_read_the_campaign_gets_its_figures(self):
+        wizard = self._wizard()
+        scope = self._scope(wizard)
+        stranger = new_test_user(self.env, "ob_stranger", groups="base.group_user")
+        with self.assertRaises(AccessError):
+            self.env["outbound.send.wizard"].with_user(stranger).get_sendable_figures(scope)

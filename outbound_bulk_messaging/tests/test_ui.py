@@ -122,6 +122,16 @@ class TestSendUi(HttpCase, SendingCase):
         self.assertEqual(self.template.subject, "Renewal time, $ACCOUNT_NAME")
         self.assertEqual(self.env["outbound.send.job"].search_count([]), jobs_before)
 
+    def test_a_large_scope_is_counted_once_the_wizard_is_open(self):
+        self.env["ir.config_parameter"].set_param("outbound.panel_sync_limit", 3)
+        self.start_tour("/odoo", "outbound_deferred_counts_tour", login=self.user_manager.login)
+        self.env.invalidate_all()
+        job = self.env["outbound.send.job"].search(
+            [("campaign_id", "=", self.campaign.id), ("state", "!=", "done")]
+        )
+        self.assertEqual(len(job), 1, "the tour's Send Email created one job")
+        self.assertEqual(self._states(job), {"queued": 5, "skipped": 1})
+
     def test_user_sees_the_wizard_without_send_buttons(self):
         self.start_tour("/odoo", "outbound_send_user_tour", login=self.user_outbound.login)
         self.assertFalse(

@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -7,12 +8,49 @@ from odoo.tools import SQL
 from ..channels import CHANNELS, get_channel
 from ..engine import render, senders, sms_cost
 from ..engine.errors import TemplateError
-from ..models.outbound_message import OUTCOME_COUNTS
+from ..models.outbound_message import OUTCOME_COUNTS, OUTCOME_TALLIES
 from ..models.outbound_send_job import INTERVAL_UNITS, RESEND_PERIODS
 
 MANAGER_GROUP = "outbound_bulk_messaging.group_outbound_manager"
 # Figures older than this are counted again when Send is clicked.
 STALE_AFTER = timedelta(minutes=1)
+# The panel's figures per channel: count_<channel>_<figure>. Messages by state and what came
+# back, then the accounts in scope sent to or failed (an account failed then sent counts as sent).
+MESSAGE_FIGURES = ("awaiting", "sent", "failed", "delivered", "undelivered", "bounced", "replied")
+ACCOUNT_FIGURES = ("accounts_sent", "accounts_failed")
+# Above this many accounts in scope (ir.config_parameter), what takes a pass of the recipient
+# rules over every account (the sendable figures, who is left out, the SMS cost) is counted once
+# the screen is open (get_sendable_figures, called by the form's outbound_deferred_counts
+# widget): the wizard opens at once, and Send waits for the figures.
+SYNC_LIMIT_PARAM = "outbound.panel_sync_limit"
+SYNC_LIMIT_DEFAULT = 20_000
+# What get_sendable_figures computes and returns.
+DEFERRED_FIGURES = (
+    "count_sendable_email",
+    "count_sendable_sms",
+    "recipients_summary",
+    "pending_counts",
+    "sms_cost_estimate",
+    "sms_segments",
+    "sms_unpriced_countries",
+    "count_sms_over_limit",
+    "sms_text_problems",
+    "sms_sender_warning",
+    "email_blockers",
+    "sms_blockers",
+    "can_send_email",
+    "can_send_sms",
+)
+# The wizard's values that say whom it sends to: get_sendable_figures' arguments.
+SCOPE_FIELDS = (
+    "campaign_id",
+    "list_id",
+    "account_statuses",
+    "active_lists_only",
+    "resend_period",
+    "template_id",
+    "sms_template_id",
+)
 
 
 class OutboundSendWizard(models.TransientModel):
@@ -114,6 +152,11 @@ class OutboundSendWizard(models.TransientModel):
         sanitize=False,  # rendered by our own QWeb template, every value escaped
         help="How many accounts each recipient rule leaves out, per channel, in the order the "
         "rules apply (an account left out by one rule is not counted again by the next).",
+    )
+    pending_counts = fields.Char(
+        compute="_compute_sendable",
+        help="Set while the figures above SYNC_LIMIT_PARAM accounts are being counted: the "
+        "scope they are counted for.",
     )
     sms_currency_id = fields.Many2one(related="campaign_id.company_id.currency_id")
     sms_cost_estimate = fields.Float(
@@ -220,17 +263,19 @@ class OutboundSendWizard(models.TransientModel):
                 }
             )
 
-    @api.depends(
-        "campaign_id",
-        "list_id",
-        "account_statuses",
-        "active_lists_only",
-        "resend_period",
-        "template_id",
-        "sms_template_id",
-    )
+    @api.depends(*SCOPE_FIELDS)
     def _compute_sendable(self):
         for wizard in self:
+            if wizard._defer_counts():
+                wizard.update(
+                    {
+                        **{f"count_sendable_{code}": 0 for code in CHANNELS},
+                        "recipients_summary": False,
+                        "pending_counts": wizard._get_scope_key(),
+                    }
+                )
+                continue
+            wizard.pending_counts = False
             rule_counts = {}
             for code in CHANNELS:
                 job = wizard._new_job(code)
@@ -248,7 +293,7 @@ class OutboundSendWizard(models.TransientModel):
     )
     def _compute_sms_estimate(self):
         for wizard in self:
-            wizard.update(wizard._get_sms_estimate())
+            wizard.update(wizard._get_sms_estimate(deferred=wizard._defer_counts()))
 
     @api.depends(
         "count_with_email",
@@ -322,15 +367,7 @@ class OutboundSendWizard(models.TransientModel):
                 wizard._remember_counts()
         return wizards
 
-    @api.onchange(
-        "campaign_id",
-        "list_id",
-        "account_statuses",
-        "active_lists_only",
-        "resend_period",
-        "template_id",
-        "sms_template_id",
-    )
+    @api.onchange(*SCOPE_FIELDS)
     def _onchange_scope_remember_counts(self):
         self._remember_counts()
 
@@ -425,8 +462,8 @@ class OutboundSendWizard(models.TransientModel):
         if not self.counted_at or fields.Datetime.now() - self.counted_at <= STALE_AFTER:
             return False
         seen = self[f"counted_sendable_{channel}"]
-        self.invalidate_recordset([f"count_sendable_{channel}"])
-        now = self[f"count_sendable_{channel}"]
+        self.invalidate_recordset([f"count_sendable_{channel}", "pending_counts"])
+        now = self.with_context(outbound_count_now=True)[f"count_sendable_{channel}"]
         if now == seen:
             return False
         minutes = (fields.Datetime.now() - self.counted_at).total_seconds() // 60
@@ -555,49 +592,28 @@ class OutboundSendWizard(models.TransientModel):
         )
 
     def _count_accounts(self):
-        """(accounts in scope, with an email address, with a valid SMS number)."""
+        """(accounts in scope, with an email address, with a valid SMS number), summed from the
+        running counts per list and status (outbound.tally)."""
         if not self.campaign_id:
             return 0, 0, 0
-        self.env["outbound.account"].flush_model()
-        counts = SQL(", ").join(
-            SQL("count(%s)", CHANNELS[code].address_sql("a")) for code in ("email", "sms")
-        )
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT count(*), %s
-                  FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
-                 WHERE %s
-                """,
-                counts,
-                self._scope_where(),
-            )
-        )
-        return self.env.cr.fetchone()
+        sums = [SQL("sum(a.n)")]
+        sums += [SQL("sum(%s)", SQL.identifier("a", f"with_{code}")) for code in ("email", "sms")]
+        return self.env["outbound.tally"]._sum_accounts(self._scope_where(), sums)
 
     def _count_scope_exclusions(self):
         """(accounts of the campaign or list, left out by their status, in passive lists)."""
-        self.env["outbound.account"].flush_model()
-        self.env["outbound.list"].flush_model(["state", "campaign_id"])
         conditions = [SQL("l.campaign_id = %s", self.campaign_id.id)]
         if self.list_id:
             conditions.append(SQL("a.list_id = %s", self.list_id.id))
         statuses = self.account_statuses.mapped("code")
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT count(*),
-                       count(*) FILTER (WHERE NOT a.status = ANY(%(statuses)s)),
-                       count(*) FILTER (WHERE a.status = ANY(%(statuses)s)
-                                          AND l.state != 'active')
-                  FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
-                 WHERE %(where)s
-                """,
-                statuses=statuses,
-                where=SQL(" AND ").join(conditions),
-            )
+        return self.env["outbound.tally"]._sum_accounts(
+            SQL(" AND ").join(conditions),
+            [
+                SQL("sum(a.n)"),
+                SQL("sum(a.n) FILTER (WHERE NOT a.status = ANY(%s))", statuses),
+                SQL("sum(a.n) FILTER (WHERE a.status = ANY(%s) AND l.state != 'active')", statuses),
+            ],
         )
-        return self.env.cr.fetchone()
 
     def _render_recipients_summary(self, rule_counts):
         """The Recipients tab's table: the scope, then each rule's count per channel."""
@@ -629,81 +645,107 @@ class OutboundSendWizard(models.TransientModel):
     def _count_messages(self):
         """The panel's counts of this campaign's (or list's) messages, per channel:
         {count field: number}."""
-        states = {
-            "awaiting": SQL("count(*) FILTER (WHERE m.state IN ('queued', 'sending'))"),
-            "sent": SQL("count(*) FILTER (WHERE m.state = 'sent')"),
-            "failed": SQL("count(*) FILTER (WHERE m.state = 'failed')"),
-            **{name.removeprefix("count_"): sql for name, sql in OUTCOME_COUNTS.items()},
-            "accounts_sent": SQL("count(*) FILTER (WHERE p.sent)"),
-            "accounts_failed": SQL("count(*) FILTER (WHERE p.failed AND NOT p.sent)"),
-        }
         values = {
             name: 0
             for code in CHANNELS
-            for key in states
+            for key in (*MESSAGE_FIGURES, *ACCOUNT_FIGURES)
             if (name := f"count_{code}_{key}") in self._fields
         }
         if not self.campaign_id:
             return values
-        for code, *counts in self._fetch_message_counts(states):
-            for key, count in zip(states, counts, strict=True):
+        rows = self._fetch_message_counts() if self.list_id else self._sum_message_counts()
+        rows += self._fetch_account_outcomes()
+        for code, keys, counts in rows:
+            for key, count in zip(keys, counts, strict=True):
                 if f"count_{code}_{key}" in values:
                     values[f"count_{code}_{key}"] = count
         return values
 
-    def _fetch_message_counts(self, states):
-        """(channel, *counts) rows: the message aggregates, then the accounts in scope sent to
-        (or only failed) per channel, both over the campaign's (or list's) messages."""
+    def _sum_message_counts(self):
+        """[(channel, keys, counts)] of the campaign's messages, summed from the running counts
+        of its jobs (outbound.tally): a few rows per job, whatever their size."""
+        figures = {
+            "awaiting": SQL("state IN ('queued', 'sending')"),
+            "sent": SQL("state = 'sent'"),
+            "failed": SQL("state = 'failed'"),
+        }
+        aggregates = [
+            SQL("coalesce(sum(n) FILTER (WHERE %s), 0)::bigint", condition)
+            for condition in figures.values()
+        ] + [OUTCOME_TALLIES[f"count_{key}"] for key in MESSAGE_FIGURES if key not in figures]
+        self.env["outbound.send.job"].flush_model(["campaign_id"])
+        rows = self.env["outbound.tally"]._read(
+            "message",
+            SQL(
+                "t.job_id IN (SELECT j.id FROM outbound_send_job j WHERE j.campaign_id = %s)",
+                self.campaign_id.id,
+            ),
+            [SQL("t.channel")],
+            aggregates,
+        )
+        return [(code, MESSAGE_FIGURES, counts) for code, *counts in rows]
+
+    def _fetch_message_counts(self):
+        """[(channel, keys, counts)] of the list's messages: those of its accounts among the
+        campaign's jobs' (outbound_message_job_state_idx per job), counted."""
         self.env["outbound.message"].flush_model()
         self.env["outbound.send.job"].flush_model(["campaign_id"])
         self.env["outbound.account"].flush_model(["list_id"])
-        # A campaign's messages are its jobs' (outbound_message_job_state_idx per job), a list's
-        # those of its accounts among them (the accounts in scope are the list's already).
-        where = SQL(
-            "m.job_id IN (SELECT j.id FROM outbound_send_job j WHERE j.campaign_id = %s)",
-            self.campaign_id.id,
-        )
-        list_join = SQL()
-        if self.list_id:
-            list_join = SQL(
-                "JOIN outbound_account a ON a.id = m.account_id AND a.list_id = %s",
-                self.list_id.id,
-            )
-        message_keys = [key for key in states if not key.startswith("accounts_")]
+        states = {
+            "awaiting": SQL("count(*) FILTER (WHERE m.state IN ('queued', 'sending'))"),
+            "sent": SQL("count(*) FILTER (WHERE m.state = 'sent')"),
+            "failed": SQL("count(*) FILTER (WHERE m.state = 'failed')"),
+        }
+        aggregates = [states.get(key) or OUTCOME_COUNTS[f"count_{key}"] for key in MESSAGE_FIGURES]
         self.env.cr.execute(
             SQL(
                 """
-                WITH per_account AS (
+                SELECT m.channel, %(aggregates)s FROM outbound_message m
+                  JOIN outbound_account a ON a.id = m.account_id AND a.list_id = %(list)s
+                 WHERE %(campaign_messages)s
+                 GROUP BY m.channel
+                """,
+                aggregates=SQL(", ").join(aggregates),
+                list=self.list_id.id,
+                campaign_messages=self._campaign_messages_sql(),
+            )
+        )
+        return [(code, MESSAGE_FIGURES, counts) for code, *counts in self.env.cr.fetchall()]
+
+    def _campaign_messages_sql(self):
+        return SQL(
+            "m.job_id IN (SELECT j.id FROM outbound_send_job j WHERE j.campaign_id = %s)",
+            self.campaign_id.id,
+        )
+
+    def _fetch_account_outcomes(self):
+        """[(channel, keys, counts)]: the accounts in scope sent to, or only failed, over the
+        campaign's (or list's) messages sent or failed."""
+        self.env["outbound.message"].flush_model()
+        self.env["outbound.send.job"].flush_model(["campaign_id"])
+        self.env["outbound.account"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT p.channel, count(*) FILTER (WHERE p.sent),
+                       count(*) FILTER (WHERE p.failed AND NOT p.sent)
+                  FROM (
                     SELECT m.channel, bool_or(m.state = 'sent') AS sent,
                            bool_or(m.state = 'failed') AS failed
                       FROM outbound_message m
                       JOIN outbound_account a ON a.id = m.account_id
                       JOIN outbound_list l ON l.id = a.list_id
-                     WHERE %(where)s AND m.state IN ('sent', 'failed') AND %(scope)s
+                     WHERE %(campaign_messages)s AND m.state IN ('sent', 'failed')
+                       AND %(scope)s
                      GROUP BY m.channel, m.account_id
-                ),
-                messages AS (
-                    SELECT m.channel, %(messages)s FROM outbound_message m %(list_join)s
-                     WHERE %(where)s GROUP BY m.channel
-                ),
-                accounts AS (
-                    SELECT p.channel, %(accounts)s FROM per_account p GROUP BY p.channel
-                )
-                SELECT messages.*, coalesce(accounts.accounts_sent, 0),
-                       coalesce(accounts.accounts_failed, 0)
-                  FROM messages LEFT JOIN accounts ON accounts.channel = messages.channel
+                  ) AS p
+                 GROUP BY p.channel
                 """,
-                where=where,
-                list_join=list_join,
+                campaign_messages=self._campaign_messages_sql(),
                 scope=self._scope_where(),
-                messages=SQL(", ").join(states[key] for key in message_keys),
-                accounts=SQL(", ").join(
-                    SQL("%s AS %s", states[key], SQL.identifier(key))
-                    for key in ("accounts_sent", "accounts_failed")
-                ),
             )
         )
-        return self.env.cr.fetchall()
+        return [(code, ACCOUNT_FIGURES, counts) for code, *counts in self.env.cr.fetchall()]
 
     @api.model
     def get_live_panel_counts(self, campaign_id, list_id=False):
@@ -715,12 +757,50 @@ class OutboundSendWizard(models.TransientModel):
         outbound_list.check_access("read")
         return self.new({"campaign_id": campaign.id, "list_id": outbound_list.id})._count_messages()
 
+    @api.model
+    def get_sendable_figures(self, values):
+        """The figures deferred on a large scope (:data:`DEFERRED_FIGURES`), counted now for
+        the wizard's ``values`` (:data:`SCOPE_FIELDS`, many2many as a list of ids), with what
+        the stale check at Send compares them to."""
+        scope = {name: values.get(name) or False for name in SCOPE_FIELDS}
+        scope["account_statuses"] = [fields.Command.set(values.get("account_statuses") or [])]
+        wizard = self.with_context(outbound_count_now=True).new(scope)
+        wizard._check_records_access()
+        figures = {name: wizard[name] for name in DEFERRED_FIGURES}
+        figures["recipients_summary"] = str(figures["recipients_summary"] or "")
+        return {
+            **figures,
+            "counted_at": fields.Datetime.to_string(fields.Datetime.now()),
+            **{f"counted_sendable_{code}": figures[f"count_sendable_{code}"] for code in CHANNELS},
+        }
+
+    def _defer_counts(self):
+        """Whether the recipient rules' figures are left to get_sendable_figures: the scope is
+        larger than the setting :data:`SYNC_LIMIT_PARAM`, and they are not asked for now."""
+        if self.env.context.get("outbound_count_now") or not self.campaign_id:
+            return False
+        param = self.env["ir.config_parameter"].sudo().get_param(SYNC_LIMIT_PARAM)
+        limit = int(param) if param else SYNC_LIMIT_DEFAULT
+        return self.count_accounts > limit
+
+    def _get_scope_key(self):
+        """A text that changes with the scope (what the deferred figures are counted for)."""
+        values = self._convert_to_write({name: self[name] for name in SCOPE_FIELDS})
+        return json.dumps(values, sort_keys=True, default=str)
+
     def _get_blockers(self, channel, count_sendable=True):
         """Why the Send button of ``channel`` is disabled (empty: it can send); without
         ``count_sendable``, all but whether the recipient rules leave anyone."""
         blockers = get_channel(channel).blockers(self)
         blockers += self._template_blockers(self[get_channel(channel).template_field])
-        if count_sendable and not blockers and not self[f"count_sendable_{channel}"]:
+        if count_sendable and not blockers and self.pending_counts:
+            blockers.append(
+                self.env._(
+                    "counting the messages of %(count)s accounts in scope…",
+                    count=self.count_accounts,
+                )
+            )
+        elif count_sendable and not blockers and not self[f"count_sendable_{channel}"]:
             blockers.append(self._get_no_sendable_blocker())
         return blockers
 
@@ -758,23 +838,13 @@ class OutboundSendWizard(models.TransientModel):
         """The lists with at least one account in scope."""
         if not self.campaign_id:
             return self.env["outbound.list"]
-        self.env["outbound.account"].flush_model()
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT DISTINCT a.list_id
-                  FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
-                 WHERE %s
-                """,
-                self._scope_where(),
-            )
-        )
-        return self.env["outbound.list"].sudo().browse(row[0] for row in self.env.cr.fetchall())
+        list_ids = self.env["outbound.tally"]._account_lists(self._scope_where())
+        return self.env["outbound.list"].sudo().browse(list_ids)
 
     # ---- SMS COST
 
-    def _get_sms_estimate(self):
-        """The SMS panel's cost figures: {field: value}."""
+    def _get_sms_estimate(self, deferred=False):
+        """The SMS panel's cost figures: {field: value} (zero while ``deferred``)."""
         values = {
             "sms_cost_estimate": 0.0,
             "sms_segments": 0,
@@ -785,7 +855,7 @@ class OutboundSendWizard(models.TransientModel):
         }
         template = self.sms_template_id
         job = self._new_job("sms")
-        if not job or not template.use_for_sms or self._template_blockers(template):
+        if deferred or not job or not template.use_for_sms or self._template_blockers(template):
             return values
         compiled = template._compile()["body"]
         result = sms_cost.tally(
@@ -878,23 +948,31 @@ class OutboundSendWizard(models.TransientModel):
     # ---- PREVIEW
 
     def _get_preview_account(self):
-        """The first account in scope, preferring one with the address the template needs."""
+        """The first account in scope, preferring one with the address the template needs.
+
+        Two queries, each stopping at its first match in id order, rather than one ordering
+        every account in scope by whether it has that address.
+        """
         if not self.campaign_id:
             return self.env["outbound.account"]
         sms_only = not self.template_id and self.sms_template_id
         address = CHANNELS["sms" if sms_only else "email"].address_sql("a")
         self.env["outbound.account"].flush_model()
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT a.id FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
-                 WHERE %s ORDER BY %s IS NULL, a.id LIMIT 1
-                """,
-                self._scope_where(),
-                address,
+        for condition in (SQL("%s IS NOT NULL", address), SQL("TRUE")):
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT a.id FROM outbound_account a JOIN outbound_list l ON l.id = a.list_id
+                     WHERE %s AND %s ORDER BY a.id LIMIT 1
+                    """,
+                    self._scope_where(),
+                    condition,
+                )
             )
-        )
-        return self.env["outbound.account"].browse(row[0] for row in self.env.cr.fetchall())
+            row = self.env.cr.fetchone()
+            if row:
+                return self.env["outbound.account"].browse(row[0])
+        return self.env["outbound.account"]
 
     def _get_preview_values(self):
         values = {}

@@ -5,17 +5,12 @@
  * the pace asked. The figures are those of the messages the test prepares.
  */
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openCampaignSteps } from "./outbound_tour_steps";
 
 registry.category("web_tour.tours").add("outbound_analysis_tour", {
     url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("outbound_bulk_messaging.outbound_menu_root", "Open Outbound"),
-        {
-            content: "Open the campaign Renewals",
-            trigger: ".o_list_view .o_data_row td[name=name]:contains(/^Renewals$/)",
-            run: "click",
-        },
+        ...openCampaignSteps(),
         {
             content: "Open its analysis",
             trigger: ".o_form_view .o-form-buttonbox button[name=action_view_analysis]",

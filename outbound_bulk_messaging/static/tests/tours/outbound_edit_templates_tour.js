@@ -5,25 +5,14 @@
  * comes back to the wizard as she left it, its preview showing the new subject.
  */
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openSendWizardSteps, SEND_WIZARD as WIZARD } from "./outbound_tour_steps";
 
-const WIZARD = ".modal:has(.o_outbound_send_wizard)";
 const TEMPLATES = ".modal:has(.o_outbound_templates_dialog)";
 
 registry.category("web_tour.tours").add("outbound_edit_templates_tour", {
     url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("outbound_bulk_messaging.outbound_menu_root", "Open Outbound"),
-        {
-            content: "Open the campaign Renewals",
-            trigger: ".o_list_view .o_data_row td[name=name]:contains(/^Renewals$/)",
-            run: "click",
-        },
-        {
-            content: "Open the send wizard",
-            trigger: ".o_form_view .o_statusbar_buttons button[name=action_open_send_wizard]",
-            run: "click",
-        },
+        ...openSendWizardSteps(),
         {
             content: "Open the Schedule tab",
             trigger: `${WIZARD} .o_notebook a.nav-link[name=schedule]`,
