@@ -1,7 +1,8 @@
-"""A scaling curve: time and peak memory of five stages at 10 000, 100 000 and 1 000 000 accounts.
+"""A scaling curve: time and peak memory of six stages at 10 000, 100 000 and 1 000 000 accounts.
 
     OBM_BENCH_DB=obm_bench_scale python3 bench/bench_scale.py [--sizes 10000,100000,1000000]
-        [--stages import,job,panel,report,batch] [--plot docs/scaling.png] [--heap-up-to 100000]
+        [--stages import,job,panel,figures,report,batch] [--plot docs/scaling.png]
+        [--heap-up-to 100000]
 
 For each size, in fresh copies of the bench database (one for the import, one for the rest), each
 stage is measured in a child process of its own after a warm-up, so that memory freed by the
@@ -13,10 +14,13 @@ setup or by an earlier stage cannot be reused and hide the stage's own growth:
    in SQL as in ``bench_wizard.py``): the job and its ``INSERT … SELECT`` of messages;
 3. panel: opening the send wizard on that campaign and reading its panel figures, with the job's
    messages queued (``bench_wizard.time_panel``: best of ``--panel-tries`` after a warm-up);
-4. report: the outcome report of that job (one row per message: queued, skipped with a
+4. figures: what the panel counts once the wizard is open on a scope above
+   ``outbound.panel_sync_limit`` accounts (``get_sendable_figures``: the messages Send would
+   queue, who each rule leaves out, the SMS cost), best of ``--panel-tries``;
+5. report: the outcome report of that job (one row per message: queued, skipped with a
    reason), exported by the code of ``bench_report.py``: CSV consumed chunk by chunk, XLSX to
    a temporary file; the warm-up exports a small done job;
-5. batch: one ``_cron_dispatch()`` sending one dispatch batch of that job to the loopback SMTP
+6. batch: one ``_cron_dispatch()`` sending one dispatch batch of that job to the loopback SMTP
    sink: the job is paced at one batch per hour, the warm-up sends the first window's batch and
    each measured call follows a pace raised by one batch.
 
@@ -49,7 +53,7 @@ import bench_wizard
 import common
 import psycopg2
 
-STAGES = ("import", "job", "panel", "report", "batch")
+STAGES = ("import", "job", "panel", "figures", "report", "batch")
 REPORT_FORMATS = ("csv", "xlsx")
 CAMPAIGN = "Bench scale"
 WARMUP_CAMPAIGN = "Bench scale warm-up"
@@ -172,6 +176,8 @@ def measure_sending(args, size):
         vacuum_analyze(database, "outbound_message", "outbound_send_job")
         if "panel" in args.stages:
             results["panel", size] = run_stage(args, database, "panel", size, trace=True)
+        if "figures" in args.stages:
+            results["figures", size] = run_stage(args, database, "figures", size, trace=True)
         if "report" in args.stages:
             for file_format in REPORT_FORMATS:
                 results[f"report {file_format}", size] = run_stage(
@@ -332,6 +338,36 @@ def child_panel(env, args):
     return result
 
 
+def read_figures(env, campaign, template):
+    wizard = bench_wizard.open_wizard(env, campaign, template)
+    return bench_wizard.time_figures(env, wizard)
+
+
+def child_figures(env, args):
+    campaign, template = find_campaign(env, CAMPAIGN)
+    read_figures(env, campaign, template)  # warm-up
+    env.cr.rollback()
+    bench_import.release_free_memory()
+    figures = {}
+
+    def best():
+        seconds, values = common.best_of(
+            args.panel_tries, lambda: read_figures(env, campaign, template)[0]
+        )
+        figures.update(read_figures(env, campaign, template)[1])
+        return seconds
+
+    seconds, result = bench_import.measure(env, False, best, commit=False)
+    result.update(
+        seconds=seconds,
+        detail=f"best of {args.panel_tries}; {figures['count_sendable_email']:,} to send",
+    )
+    result["heap_peak"] = bench_import.measure(
+        env, True, lambda: read_figures(env, campaign, template), commit=False
+    )[1]["heap_peak"]
+    return result
+
+
 def child_batch(env, args):
     job = find_job(env, CAMPAIGN)
     batch = job.batch_size
@@ -373,7 +409,13 @@ def child_report(env, args):
     return result
 
 
-CHILDREN = {"job": child_job, "panel": child_panel, "batch": child_batch, "report": child_report}
+CHILDREN = {
+    "job": child_job,
+    "panel": child_panel,
+    "figures": child_figures,
+    "batch": child_batch,
+    "report": child_report,
+}
 
 
 # ---- REPORT
