@@ -13,7 +13,7 @@ from functools import cache, lru_cache
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 
-from .phone_parsing import parse_number
+from .phone_parsing import parse_national, parse_number
 
 # RFC 5321: 254 characters in a path, 64 in the local part.
 MAX_EMAIL_LENGTH = 254
@@ -243,20 +243,19 @@ def _check_region(default_region):
 def _parse_phone(text, region, cell):
     """The :class:`PhoneResult` of ``text``; errors name the ``cell`` it was read from."""
     try:
-        number = parse_number(text, region)
+        country_code, national = parse_national(text, region)
     except NumberParseException as exc:
         return PhoneResult(error=_PARSE_ERRORS[exc.error_type].format(_show(cell)))
-    national = phonenumbers.national_significant_number(number)
-    region, number_type = _classify(number.country_code, national)
+    region_found, number_type = _classify(country_code, national)
     if number_type == PhoneNumberType.UNKNOWN:
         return PhoneResult(
-            error=_invalid_number_error(number, _show(cell)),
-            region=_main_region(number.country_code),
+            error=_invalid_number_error(parse_number(text, region), _show(cell)),
+            region=_main_region(country_code),
         )
     return PhoneResult(
         # What phonenumbers.format_number(number, E164) writes: an extension is left out.
-        e164=f"+{number.country_code}{national}",
-        region=region,
+        e164=f"+{country_code}{national}",
+        region=region_found,
         number_type=_TYPE_NAMES[number_type],
     )
 

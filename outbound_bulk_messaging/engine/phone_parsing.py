@@ -43,6 +43,33 @@ _SHORT_LENGTHS = frozenset(
 def parse_number(text, region=None):
     """Return ``phonenumbers.parse(text, region)``: the same :class:`PhoneNumber`, or the same
     :class:`NumberParseException` (its ``error_type``; the message may differ)."""
+    plain = _plain(text, region)
+    if plain is not None:
+        return parse_digits(*plain, region)
+    return phonenumbers.parse(text, region)
+
+
+def parse_national(text, region=None):
+    """``(country code, national significant number)`` of :func:`parse_number`, or its exception.
+
+    What the import needs of a number, without building the :class:`PhoneNumber` only to read
+    its national number back as text.
+    """
+    plain = _plain(text, region)
+    if plain is not None:
+        return _parse_plain(*plain, region)
+    number = phonenumbers.parse(text, region)
+    return number.country_code, phonenumbers.national_significant_number(number)
+
+
+def parse_digits(plus, digits, region=None):
+    """``phonenumbers.parse`` of ``digits`` (ASCII, three or more), with a ``+`` before them when
+    ``plus``; ``region`` is ``None`` or one of ``phonenumbers.SUPPORTED_REGIONS``."""
+    return _phone_number(*_parse_plain(plus, digits, region))
+
+
+def _plain(text, region):
+    """``(plus, digits)`` of a number :func:`parse_digits` can read, else None."""
     if (
         len(text) <= MAX_INPUT_LENGTH
         and (region is None or region in phonenumbers.SUPPORTED_REGIONS)
@@ -50,13 +77,12 @@ def parse_number(text, region=None):
     ):
         digits = _NOT_DIGITS.sub("", text)
         if len(digits) >= _MIN_PLAIN_DIGITS:
-            return parse_digits(text.startswith("+"), digits, region)
-    return phonenumbers.parse(text, region)
+            return text.startswith("+"), digits
+    return None
 
 
-def parse_digits(plus, digits, region=None):
-    """``phonenumbers.parse`` of ``digits`` (ASCII, three or more), with a ``+`` before them when
-    ``plus``; ``region`` is ``None`` or one of ``phonenumbers.SUPPORTED_REGIONS``."""
+def _parse_plain(plus, digits, region):
+    """:func:`parse_digits` as ``(country code, national significant number)``."""
     if region is None and not plus:
         raise _error(NumberParseException.INVALID_COUNTRY_CODE, "missing default region")
     rules = _region_rules(region) if region else None
@@ -75,10 +101,10 @@ def parse_digits(plus, digits, region=None):
             rules = _country_rules(country_code, number_region)
     else:
         national, country_code = digits, rules.country_code
-    return _national_number(country_code, national, rules)
+    return country_code, _national_digits(national, rules)
 
 
-def _national_number(country_code, national, rules):
+def _national_digits(national, rules):
     if len(national) < MIN_NATIONAL_LENGTH:
         raise _error(NumberParseException.TOO_SHORT_NSN, "too short")
     stripped = rules.strip_national_prefix(national)
@@ -89,6 +115,11 @@ def _national_number(country_code, national, rules):
         raise _error(NumberParseException.TOO_SHORT_NSN, "too short")
     if len(national) > MAX_NATIONAL_LENGTH:
         raise _error(NumberParseException.TOO_LONG, "too long")
+    return national
+
+
+def _phone_number(country_code, national):
+    """The :class:`PhoneNumber` whose national significant number is ``national``."""
     number = PhoneNumber(country_code=country_code, national_number=int(national))
     if len(national) > 1 and national[0] == "0":
         number.italian_leading_zero = True
