@@ -13,7 +13,7 @@ from functools import cache, lru_cache
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 
-from .phone_parsing import parse_national, parse_number
+from .phone_parsing import parse_national, parse_number, plain_number
 
 # RFC 5321: 254 characters in a path, 64 in the local part.
 MAX_EMAIL_LENGTH = 254
@@ -172,7 +172,9 @@ def _normalise_domain(domain, shown):
 # ---- PHONE
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, a seventh of the
+# normalisation of a number. Results are cached and shared: never change one.
+@dataclass(slots=True)
 class PhoneResult:
     """An SMS number as imported: ``e164`` when usable, else ``error`` says why.
 
@@ -221,9 +223,14 @@ def normalise_phone(raw, default_region=None):
 @lru_cache(maxsize=PHONE_CACHE_SIZE)
 def _normalise_phone(text, default_region):
     region = _check_region(default_region)
-    if _LETTER.search(text) or not _DIGIT.search(text):
+    plain = plain_number(text, region)
+    if plain is not None:
+        # Digits and separators only: no letter to look for, and "+" can only come first.
+        result = _parse_phone(text, region, text, plain) if region or plain[0] else None
+    elif _LETTER.search(text) or not _DIGIT.search(text):
         return PhoneResult(error=f"{_show(text)} is not a phone number")
-    result = _parse_phone(text, region, text) if region or _PLUS_FIRST.match(text) else None
+    else:
+        result = _parse_phone(text, region, text) if region or _PLUS_FIRST.match(text) else None
     # "00" is the international prefix nearly everywhere, but not in every default region (011 in
     # North America) and there may be no default region: such a number is also read as "+".
     if (result is None or result.error) and _ZERO_ZERO_FIRST.match(text):
@@ -240,10 +247,13 @@ def _check_region(default_region):
     return region
 
 
-def _parse_phone(text, region, cell):
-    """The :class:`PhoneResult` of ``text``; errors name the ``cell`` it was read from."""
+def _parse_phone(text, region, cell, plain=None):
+    """The :class:`PhoneResult` of ``text``; errors name the ``cell`` it was read from.
+
+    ``plain`` is :func:`.phone_parsing.plain_number` of ``text`` when the caller has it.
+    """
     try:
-        country_code, national = parse_national(text, region)
+        country_code, national = parse_national(text, region, plain)
     except NumberParseException as exc:
         return PhoneResult(error=_PARSE_ERRORS[exc.error_type].format(_show(cell)))
     region_found, number_type = _classify(country_code, national)

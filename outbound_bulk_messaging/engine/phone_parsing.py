@@ -43,19 +43,21 @@ _SHORT_LENGTHS = frozenset(
 def parse_number(text, region=None):
     """Return ``phonenumbers.parse(text, region)``: the same :class:`PhoneNumber`, or the same
     :class:`NumberParseException` (its ``error_type``; the message may differ)."""
-    plain = _plain(text, region)
+    plain = plain_number(text, region)
     if plain is not None:
         return parse_digits(*plain, region)
     return phonenumbers.parse(text, region)
 
 
-def parse_national(text, region=None):
+def parse_national(text, region=None, plain=None):
     """``(country code, national significant number)`` of :func:`parse_number`, or its exception.
 
     What the import needs of a number, without building the :class:`PhoneNumber` only to read
-    its national number back as text.
+    its national number back as text. ``plain`` is :func:`plain_number` of ``text`` when the
+    caller has it already.
     """
-    plain = _plain(text, region)
+    if plain is None:
+        plain = plain_number(text, region)
     if plain is not None:
         return _parse_plain(*plain, region)
     number = phonenumbers.parse(text, region)
@@ -68,8 +70,11 @@ def parse_digits(plus, digits, region=None):
     return _phone_number(*_parse_plain(plus, digits, region))
 
 
-def _plain(text, region):
-    """``(plus, digits)`` of a number :func:`parse_digits` can read, else None."""
+def plain_number(text, region=None):
+    """``(plus, digits)`` of a number :func:`parse_digits` can read, else None.
+
+    Such a text holds only digits (three or more), separators and a leading ``+``: no letter.
+    """
     if (
         len(text) <= MAX_INPUT_LENGTH
         and (region is None or region in phonenumbers.SUPPORTED_REGIONS)
