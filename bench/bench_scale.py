@@ -320,7 +320,8 @@ def child_panel(env, args):
     panel, result = bench_import.measure(
         env,
         False,
-        lambda: bench_wizard.time_panel(env, args, campaign, template, "queued job"),
+        # The deferred figures are their own stage (child_figures).
+        lambda: bench_wizard.time_panel(env, args, campaign, template, "queued job", False),
         commit=False,
     )
     counts = panel["counts"]

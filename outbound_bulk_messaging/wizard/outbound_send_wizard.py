@@ -24,6 +24,8 @@ ACCOUNT_FIGURES = ("accounts_sent", "accounts_failed")
 # widget): the wizard opens at once, and Send waits for the figures.
 SYNC_LIMIT_PARAM = "outbound.panel_sync_limit"
 SYNC_LIMIT_DEFAULT = 20_000
+# Recipient rows the SMS cost estimate turns into dicts at a time.
+SMS_ESTIMATE_CHUNK = 5_000
 # What get_sendable_figures computes and returns.
 DEFERRED_FIGURES = (
     "count_sendable_email",
@@ -654,7 +656,13 @@ class OutboundSendWizard(models.TransientModel):
         if not self.campaign_id:
             return values
         rows = self._fetch_message_counts() if self.list_id else self._sum_message_counts()
-        rows += self._fetch_account_outcomes()
+        # Accounts sent to (or failed) are counted over the sent and failed messages: none yet
+        # (a job still queued), nothing to count.
+        if any(
+            counts[MESSAGE_FIGURES.index("sent")] or counts[MESSAGE_FIGURES.index("failed")]
+            for _code, _keys, counts in rows
+        ):
+            rows += self._fetch_account_outcomes()
         for code, keys, counts in rows:
             for key, count in zip(keys, counts, strict=True):
                 if f"count_{code}_{key}" in values:
@@ -900,20 +908,22 @@ class OutboundSendWizard(models.TransientModel):
                 recipients=job._get_recipients_select(),
             )
         )
-        rows = self.env.cr.dictfetchall()
         accounts = self.env["outbound.account"]
         labels = accounts._get_status_labels()
         campaign_name = self.campaign_id.name or ""
         # A placeholders-only template needs its placeholders only (render.make_context).
         names = frozenset(compiled.placeholders) if compiled.placeholders_only else None
-        for row in rows:
-            context = render.make_context(
-                accounts._row_render_values(row, labels),
-                list_name=row["list_name"],
-                campaign_name=campaign_name,
-                names=names,
-            )
-            yield row["address"], context
+        # Made into dicts a chunk at a time: a million accounts are never all Python objects
+        # at once (nothing else runs on the cursor until the estimate has read them all).
+        while rows := self.env.cr.dictfetchmany(SMS_ESTIMATE_CHUNK):
+            for row in rows:
+                context = render.make_context(
+                    accounts._row_render_values(row, labels),
+                    list_name=row["list_name"],
+                    campaign_name=campaign_name,
+                    names=names,
+                )
+                yield row["address"], context
 
     def _describe_regions(self, regions, accounts):
         """ "France (2 accounts), unknown country (1 account)" for ISO codes ``regions``."""
