@@ -249,17 +249,25 @@ class OutboundTally(models.AbstractModel):
         """One row of ``aggregates`` over the account tally as ``a`` (its ``n`` and
         ``with_<channel>`` sums, ``status`` and ``list_id``) joined to its list ``l``, where
         ``where`` holds: the conditions written for outbound_account apply unchanged."""
-        self.env["outbound.account"].flush_model()
-        self.env["outbound.list"].flush_model(["state", "campaign_id"])
         self.env.cr.execute(
             SQL(
-                "SELECT %s FROM %s AS a JOIN outbound_list l ON l.id = a.list_id WHERE %s",
+                "SELECT %s FROM %s WHERE %s",
                 SQL(", ").join(SQL("coalesce(%s, 0)::bigint", sql) for sql in aggregates),
-                SQL.identifier(TALLIES["account"].table),
+                self._accounts_from(),
                 where,
             )
         )
         return self.env.cr.fetchone()
+
+    @api.model
+    def _accounts_from(self):
+        """The account tally as ``a`` joined to its list ``l``, flushed first."""
+        self.env["outbound.account"].flush_model()
+        self.env["outbound.list"].flush_model(["state", "campaign_id"])
+        return SQL(
+            "%s AS a JOIN outbound_list l ON l.id = a.list_id",
+            SQL.identifier(TALLIES["account"].table),
+        )
 
     @api.model
     def _count_accounts_by_list(self, list_ids):
@@ -276,15 +284,10 @@ class OutboundTally(models.AbstractModel):
     def _account_lists(self, where):
         """Ids of the lists with accounts where ``where`` holds (over ``a`` and ``l``, as for
         :meth:`_sum_accounts`)."""
-        self.env["outbound.account"].flush_model()
-        self.env["outbound.list"].flush_model(["state", "campaign_id"])
         self.env.cr.execute(
             SQL(
-                """
-                SELECT a.list_id FROM %s AS a JOIN outbound_list l ON l.id = a.list_id
-                 WHERE %s GROUP BY a.list_id HAVING sum(a.n) > 0
-                """,
-                SQL.identifier(TALLIES["account"].table),
+                "SELECT a.list_id FROM %s WHERE %s GROUP BY a.list_id HAVING sum(a.n) > 0",
+                self._accounts_from(),
                 where,
             )
         )
@@ -305,28 +308,13 @@ class OutboundTally(models.AbstractModel):
         cr.execute("SELECT pg_try_advisory_xact_lock(%s)", [tally.lock_key])
         if not cr.fetchone()[0]:
             return False
-        keys = SQL(", ").join(SQL.identifier(name) for name in tally.keys)
         gone = SQL(
             "DELETE FROM %s AS t WHERE %s RETURNING %s",
             SQL.identifier(tally.table),
             where or SQL("TRUE"),
             SQL(", ").join(SQL.identifier("t", column) for column in [*tally.keys, *tally.sums]),
         )
-        query = SQL(
-            "WITH gone AS (%s) %s",
-            gone,
-            tally.insert(
-                SQL(
-                    "SELECT %s, %s FROM gone GROUP BY %s HAVING %s",
-                    keys,
-                    SQL(", ").join(SQL("sum(%s)", SQL.identifier(name)) for name in tally.sums),
-                    keys,
-                    SQL(" OR ").join(
-                        SQL("sum(%s) <> 0", SQL.identifier(name)) for name in tally.sums
-                    ),
-                )
-            ),
-        )
+        query = SQL("WITH gone AS (%s) %s", gone, tally.insert(tally.grouped(SQL("TABLE gone"))))
         try:
             with cr.savepoint(flush=False):
                 cr.execute(query, log_exceptions=False)
