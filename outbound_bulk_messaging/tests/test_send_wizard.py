@@ -1,9 +1,11 @@
 from datetime import datetime, timedelta
 
+import psycopg2
 from lxml import html
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import freeze_time, new_test_user, tagged, users
+from odoo.tools import mute_logger
 
 from .common import SendingCase
 
@@ -344,10 +346,11 @@ class TestSendWizard(SendingCase):
         self.assertEqual(wizard.count_sendable_sms, 4)
         self.assertTrue(wizard.can_send_sms)
 
-    def test_a_message_row_checks_only_its_own_foreign_keys(self):
+    def test_a_message_row_checks_only_its_account_foreign_key(self):
         """A job inserts a row per account, each checking every foreign key of the row: only
-        the job and the account are the message's own (campaign, company and template are read
-        through the job, the list through the account, and there is no create/write log)."""
+        the account is (campaign, company and template are read through the job, the list
+        through the account, there is no create/write log, and the job is checked once per
+        statement by triggers)."""
         self.env.cr.execute(
             """
             SELECT array_agg(a.attname::text ORDER BY a.attname)
@@ -356,7 +359,88 @@ class TestSendWizard(SendingCase):
              WHERE c.conrelid = 'outbound_message'::regclass AND c.contype = 'f'
             """
         )
-        self.assertEqual(self.env.cr.fetchone()[0], ["account_id", "job_id"])
+        self.assertEqual(self.env.cr.fetchone()[0], ["account_id"])
+
+    def _insert_message(self, job_id, reference="X1"):
+        self.env.cr.execute(
+            "INSERT INTO outbound_message (job_id, account_reference, channel, state)"
+            " VALUES (%s, %s, 'email', 'queued') RETURNING id",
+            [job_id, reference],
+        )
+        return self.env.cr.fetchone()[0]
+
+    def test_a_message_names_an_existing_job(self):
+        job = self._send("email")
+        created = len(job.outbound_message_ids)
+        self._insert_message(job.id)  # an existing job: accepted
+        missing = job.id + 1000
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaisesRegex(
+                psycopg2.errors.ForeignKeyViolation, f"send job {missing} does not exist"
+            ),
+            self.env.cr.savepoint(),
+        ):
+            self._insert_message(missing)
+        # One statement of several jobs: each is checked, the first missing one named.
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaisesRegex(
+                psycopg2.errors.ForeignKeyViolation, f"send job {missing} does not exist"
+            ),
+            self.env.cr.savepoint(),
+        ):
+            self.env.cr.execute(
+                "INSERT INTO outbound_message (job_id, channel, state)"
+                " VALUES (%s, 'email', 'queued'), (%s, 'email', 'queued')",
+                [job.id, missing],
+            )
+        self.env.cr.execute("SELECT count(*) FROM outbound_message WHERE job_id = %s", [job.id])
+        self.assertEqual(self.env.cr.fetchone()[0], created + 1)  # nothing of the refused ones
+
+    def test_a_message_never_changes_job(self):
+        first, second = self._send("email"), self._send("sms")
+        message = first.outbound_message_ids[0]
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaisesRegex(
+                psycopg2.errors.ForeignKeyViolation,
+                f"message {message.id} cannot move from send job {first.id} to {second.id}",
+            ),
+            self.env.cr.savepoint(),
+        ):
+            self.env.cr.execute(
+                "UPDATE outbound_message SET job_id = %s WHERE id = %s", [second.id, message.id]
+            )
+        # Writing its other columns (as the dispatcher does) is not checked.
+        self.env.cr.execute(
+            "UPDATE outbound_message SET state = 'sending' WHERE job_id = %s", [first.id]
+        )
+        self.assertEqual(self.env.cr.rowcount, len(first.outbound_message_ids))
+
+    def test_deleting_a_job_deletes_its_messages(self):
+        first, second, third = self._send("email"), self._send("sms"), self._send("email")
+        kept = third.outbound_message_ids
+        self.assertTrue(kept)
+        Message = self.env["outbound.message"]
+        counted = Message.search_count([("job_id", "in", (first | second).ids)])
+        self.assertEqual(counted, len(first.outbound_message_ids | second.outbound_message_ids))
+        (first | second).unlink()
+        self.env.invalidate_all()
+        self.assertEqual(Message.search_count([("job_id", "in", (first | second).ids)]), 0)
+        self.assertEqual(third.outbound_message_ids, kept)
+        # Through the campaign's cascade to its jobs, and in plain SQL.
+        self.env.cr.execute("DELETE FROM outbound_send_job WHERE id = %s", [third.id])
+        self.env.cr.execute("SELECT count(*) FROM outbound_message WHERE id = ANY(%s)", [kept.ids])
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
+        fourth = self._send("email")
+        ids = fourth.outbound_message_ids.ids
+        self.assertTrue(ids)
+        lists = self.env["outbound.list"].search([("campaign_id", "=", self.campaign.id)])
+        lists.campaign_id = False  # a campaign's lists keep it from being deleted
+        self.campaign.unlink()
+        self.env.cr.execute("SELECT count(*) FROM outbound_message WHERE id = ANY(%s)", [ids])
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
 
     def _add_newcomer(self):
         return self.env["outbound.account"].create(
