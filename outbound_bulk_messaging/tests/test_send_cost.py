@@ -3,12 +3,15 @@ and country (typed, imported, fetched from Vonage), the estimate from each accou
 the provider's actual total, unknown placeholders, texts over the segment limit, senders by
 country."""
 
+from unittest.mock import patch
+
 import psycopg2.errors
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import float_compare, mute_logger
 
+from ..wizard import outbound_send_wizard as send_wizard
 from .common import SendingCase
 from .fake_vonage import PRICE, _sms_parts
 
@@ -110,6 +113,23 @@ class TestSendCost(SendingCase):
         wizard = self._cost_wizard()
         self.assertEqual(wizard.count_sendable_sms, 6)
         self.assertEqual(float_compare(wizard.sms_cost_estimate, 1 * 0.04, 6), 0)
+
+    def test_estimate_reads_its_accounts_a_chunk_at_a_time(self):
+        """Read through an SQL cursor in chunks (here 2 rows, 7 accounts: 4 fetches), the
+        estimate is the same, twice in one transaction (each read has its own cursor)."""
+        self._prices(self.gateway_for_tests(), **{"base.uk": 0.04, "base.fr": 0.07})
+        whole = self._cost_wizard()
+        figures = (whole.sms_segments, whole.sms_cost_estimate, whole.count_sms_over_limit)
+        self.assertEqual(whole.sms_segments, 8)
+        with patch.object(send_wizard, "SMS_ESTIMATE_CHUNK", 2):
+            for _try in range(2):
+                chunked = self._cost_wizard()
+                self.assertEqual(
+                    (chunked.sms_segments, chunked.sms_cost_estimate, chunked.count_sms_over_limit),
+                    figures,
+                )
+        self.env.cr.execute("SELECT count(*) FROM pg_cursors WHERE name LIKE 'outbound_sms_%'")
+        self.assertEqual(self.env.cr.fetchone()[0], 0, "every cursor read to the end is closed")
 
     def test_without_a_gateway_segments_are_counted_and_nothing_priced(self):
         self.campaign.sms_gateway_id = False

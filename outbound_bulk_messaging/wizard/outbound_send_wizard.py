@@ -1,3 +1,4 @@
+import itertools
 import json
 from datetime import timedelta
 
@@ -24,8 +25,9 @@ ACCOUNT_FIGURES = ("accounts_sent", "accounts_failed")
 # widget): the wizard opens at once, and Send waits for the figures.
 SYNC_LIMIT_PARAM = "outbound.panel_sync_limit"
 SYNC_LIMIT_DEFAULT = 20_000
-# Recipient rows the SMS cost estimate turns into dicts at a time.
+# Recipient rows the SMS cost estimate reads at a time.
 SMS_ESTIMATE_CHUNK = 5_000
+_CURSOR_NUMBERS = itertools.count(1)
 # What get_sendable_figures computes and returns.
 DEFERRED_FIGURES = (
     "count_sendable_email",
@@ -894,36 +896,49 @@ class OutboundSendWizard(models.TransientModel):
         data = not compiled.placeholders_only or any(
             name not in render.STANDARD_PLACEHOLDERS for name in compiled.placeholders
         )
-        self.env.cr.execute(
-            SQL(
-                """
+        query = SQL(
+            """
                 SELECT v.address, a.reference, a.name, a.email, a.sms_number,
                        a.sms_number_e164, a.status, %(data)s AS data, l.name AS list_name
                   FROM (%(recipients)s) AS v
                   JOIN outbound_account a ON a.id = v.account_id
                   JOIN outbound_list l ON l.id = a.list_id
                  WHERE v.reason IS NULL
-                """,
-                data=SQL("a.data") if data else SQL("NULL::jsonb"),
-                recipients=job._get_recipients_select(),
-            )
+            """,
+            data=SQL("a.data") if data else SQL("NULL::jsonb"),
+            recipients=job._get_recipients_select(),
         )
         accounts = self.env["outbound.account"]
         labels = accounts._get_status_labels()
         campaign_name = self.campaign_id.name or ""
         # A placeholders-only template needs its placeholders only (render.make_context).
         names = frozenset(compiled.placeholders) if compiled.placeholders_only else None
-        # Made into dicts a chunk at a time: a million accounts are never all Python objects
-        # at once (nothing else runs on the cursor until the estimate has read them all).
-        while rows := self.env.cr.dictfetchmany(SMS_ESTIMATE_CHUNK):
-            for row in rows:
-                context = render.make_context(
-                    accounts._row_render_values(row, labels),
-                    list_name=row["list_name"],
-                    campaign_name=campaign_name,
-                    names=names,
-                )
-                yield row["address"], context
+        for row in self._fetch_in_chunks(query, "outbound_sms_estimate"):
+            context = render.make_context(
+                accounts._row_render_values(row, labels),
+                list_name=row["list_name"],
+                campaign_name=campaign_name,
+                names=names,
+            )
+            yield row["address"], context
+
+    def _fetch_in_chunks(self, query, name):
+        """The rows of ``query`` as dicts, read through an SQL cursor a chunk at a time: a
+        million accounts are never all in this process at once, neither as Python objects nor
+        in the driver's buffer of the result (which a plain execute fills whole).
+
+        The cursor (``name`` and a number of its own) is closed once read; one left by a
+        reader that stopped early closes with the transaction."""
+        cr = self.env.cr
+        cursor = SQL.identifier(f"{name}_{next(_CURSOR_NUMBERS)}")
+        cr.execute(SQL("DECLARE %s NO SCROLL CURSOR FOR %s", cursor, query))
+        while True:
+            cr.execute(SQL("FETCH FORWARD %s FROM %s", SMS_ESTIMATE_CHUNK, cursor))
+            rows = cr.dictfetchall()
+            if not rows:
+                break
+            yield from rows
+        cr.execute(SQL("CLOSE %s", cursor))
 
     def _describe_regions(self, regions, accounts):
         """ "France (2 accounts), unknown country (1 account)" for ISO codes ``regions``."""
