@@ -88,10 +88,7 @@ OBSOLETE_COLUMNS = (
     "write_uid",
     "write_date",
 )
-OBSOLETE_INDEXES = (
-    "outbound_message_job_claimed_idx",
-    "outbound_message_sms_sent_address_idx",
-)
+OBSOLETE_INDEXES = ("outbound_message_job_claimed_idx", "outbound_message_sms_sent_address_idx")
 # The job_id foreign key an earlier version had, and the triggers that keep it now (see
 # OutboundMessage._install_job_integrity).
 JOB_FOREIGN_KEY = "outbound_message_job_id_fkey"

@@ -913,7 +913,7 @@ class OutboundSendWizard(models.TransientModel):
         campaign_name = self.campaign_id.name or ""
         # A placeholders-only template needs its placeholders only (render.make_context).
         names = frozenset(compiled.placeholders) if compiled.placeholders_only else None
-        for row in self._fetch_in_chunks(query, "outbound_sms_estimate"):
+        for row in self._fetch_in_chunks(query, "outbound_sms_estimate", SMS_ESTIMATE_CHUNK):
             context = render.make_context(
                 accounts._row_render_values(row, labels),
                 list_name=row["list_name"],
@@ -922,8 +922,8 @@ class OutboundSendWizard(models.TransientModel):
             )
             yield row["address"], context
 
-    def _fetch_in_chunks(self, query, name):
-        """The rows of ``query`` as dicts, read through an SQL cursor a chunk at a time: a
+    def _fetch_in_chunks(self, query, name, chunk):
+        """The rows of ``query`` as dicts, read through an SQL cursor ``chunk`` rows at a time: a
         million accounts are never all in this process at once, neither as Python objects nor
         in the driver's buffer of the result (which a plain execute fills whole).
 
@@ -933,7 +933,7 @@ class OutboundSendWizard(models.TransientModel):
         cursor = SQL.identifier(f"{name}_{next(_CURSOR_NUMBERS)}")
         cr.execute(SQL("DECLARE %s NO SCROLL CURSOR FOR %s", cursor, query))
         while True:
-            cr.execute(SQL("FETCH FORWARD %s FROM %s", SMS_ESTIMATE_CHUNK, cursor))
+            cr.execute(SQL("FETCH FORWARD %s FROM %s", chunk, cursor))
             rows = cr.dictfetchall()
             if not rows:
                 break
