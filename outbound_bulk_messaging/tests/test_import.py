@@ -264,3 +264,112 @@ class TestImport(OutboundCase):
         self.env.add_to_compute(account._fields["sms_number_e164"], account)
         account.flush_recordset()
         self.assertEqual(account.sms_number_e164, "+447911123456")
+
+    # ---- CHUNKS WRITTEN WHILE THE FILE IS READ
+
+    STREAMED_ROWS = (
+        HEADER
+        + "R00000,Again,unused,,,,\n"  # the list has it: rejected before its chunk is written
+        + "S1,Ann,unused,ann@example.com,07911 123456,,\n"
+        + "S2,Bob,unused,held@example.com,,,\n"  # held by the account already in the list
+        + "S3,Cid,unused,,+44 7911 123456,,\n"  # S1's number, one chunk later
+        + "S4,Dee,unused,ANN@example.com,,,\n"  # S1's address, two chunks later
+        + "S5,Eve,weird,eve@example.com,,,\n"  # refused by the engine
+        + "S6,Fay,unused,fay@example.com,07911 123457,,\n"
+    )
+
+    def _streamed_outcome(self, chunk):
+        """Import STREAMED_ROWS into a new list holding R00000, with chunks of ``chunk`` rows."""
+        outbound_list = self.env["outbound.list"].create(
+            {"name": "Chunked", "campaign_id": self.campaign.id}
+        )
+        self._create_accounts(outbound_list, 1, email="held@example.com")
+        with patch.object(outbound_account_import, "COPY_CHUNK", chunk):
+            wizard = self._import(self.STREAMED_ROWS, outbound_list=outbound_list)
+        accounts = outbound_list.account_ids.sorted("id")
+        counts = (wizard.count_created, wizard.count_rejected, wizard.count_warnings)
+        report = [
+            (row["line"], row["severity"], row["reason"]) for row in self._report_rows(wizard)
+        ]
+        return counts, accounts.mapped("reference"), report, outbound_list
+
+    def test_chunks_written_while_reading_end_as_one_chunk_would(self):
+        whole = self._streamed_outcome(chunk=1000)
+        counts, references, report, outbound_list = self._streamed_outcome(chunk=2)
+        self.assertEqual((counts, references, report), whole[:3])
+        self.assertEqual(counts, (2, 5, 0))
+        # The accounts of S3 and S4, written with their chunks, were deleted once rejected.
+        self.assertEqual(references, ["R00000", "S1", "S6"])
+        self.assertEqual(
+            outbound_list.account_ids.sorted("id").filtered("email").mapped("email"),
+            ["held@example.com", "ann@example.com", "fay@example.com"],
+        )
+        reasons = {line: reason for line, _severity, reason in report}
+        self.assertIn("already exists", reasons["2"])
+        self.assertIn("held by account R00000", reasons["4"])
+        self.assertTrue(
+            reasons["5"].startswith(
+                "line 5: duplicate SMS number +447911123456, already on line 3"
+            ),
+            reasons["5"],
+        )
+        self.assertTrue(
+            reasons["6"].startswith(
+                "line 6: duplicate email address ann@example.com, already on line 3"
+            ),
+            reasons["6"],
+        )
+        self.assertIn("weird", reasons["7"])
+        # The running counts saw each account written and deleted again.
+        outbound_list.invalidate_recordset(["account_count"])
+        self.assertEqual(outbound_list.account_count, 3)
+
+    def test_overwrite_in_chunks_replaces_the_list(self):
+        self._create_accounts(self.list_active, 3, email="old{}@example.com")
+        self.profile.import_mode = "overwrite"
+        rows = "".join(f"N{n},New,unused,old{n % 2}@example.com,,,\n" for n in range(5))
+        with patch.object(outbound_account_import, "COPY_CHUNK", 2):
+            wizard = self._import(HEADER + rows)
+        # The old addresses are gone with their accounts: only the file's own repeats count.
+        self.assertEqual((wizard.count_created, wizard.count_rejected), (2, 3))
+        self.assertEqual(self._accounts().mapped("reference"), ["N0", "N1"])
+
+    def test_a_chunk_that_fails_fails_the_import(self):
+        calls = []
+        copy_chunk = outbound_account_import._copy_chunk
+
+        def failing_copy(cr, rows, errors):
+            calls.append(rows.tell())
+            if len(calls) == 2:
+                raise ValueError("the database went away")
+            copy_chunk(cr, rows, errors)
+
+        rows = "".join(f"F{n},F,unused,,,,\n" for n in range(7))
+        with (
+            patch.object(outbound_account_import, "COPY_CHUNK", 2),
+            patch.object(outbound_account_import, "_copy_chunk", failing_copy),
+            self.assertRaisesRegex(ValueError, "the database went away"),
+        ):
+            self._import(HEADER + rows)
+        # The failure stopped the reading at the next chunk: no task left using the cursor.
+        self.assertEqual(len(calls), 2)
+
+    def test_background_runs_one_task_at_a_time_in_order(self):
+        done = []
+        with outbound_account_import._Background() as background:
+            for number in range(5):
+                background.submit(lambda number=number: done.append(number))
+                self.assertLessEqual(len(done), number + 1)
+                self.assertGreaterEqual(len(done), number)
+        self.assertEqual(done, [0, 1, 2, 3, 4])
+        with (
+            self.assertRaisesRegex(RuntimeError, "second"),
+            outbound_account_import._Background() as background,
+        ):
+            background.submit(lambda: done.append("first"))
+            background.submit(_raise_second)
+        self.assertEqual(done[-1], "first")
+
+
+def _raise_second():
+    raise RuntimeError("second")

@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from odoo import fields, models
@@ -26,9 +27,20 @@ COPY_CHUNK = 10_000
 REPORT_ZIP_SIZE = 1_000_000
 # Report lines shown in the result dialog.
 PREVIEW_LINES = 5
-# One encoder for every row (json.dumps() with an option builds one at each call); the values
-# are lists and dicts of strings, with no cycle to look for.
-_to_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+# One encoder for every row: json.dumps() and JSONEncoder.encode() build a new C encoder at each
+# call, which cost as much as the encoding. The values are lists and dicts of strings, with no
+# cycle to look for; the output is JSONEncoder(ensure_ascii=False)'s, which tests compare.
+if json.encoder.c_make_encoder:
+    _iterencode = json.encoder.c_make_encoder(
+        None, None, json.encoder.encode_basestring, None, ": ", ", ", False, False, False
+    )
+
+    def _to_json(value):
+        return "".join(_iterencode(value, 0))
+
+else:  # an interpreter without the _json accelerator
+    _to_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
 
 ROW_COLUMNS = (
     "line",
@@ -50,9 +62,13 @@ ROW_COLUMNS = (
 class OutboundAccountImport(models.TransientModel):
     """Import a CSV file of accounts into a list with an import profile.
 
-    Rows are read by the engine as a stream, copied into a temporary table, checked there against
-    the database with set-based queries (existing references, duplicate contacts) and inserted in
-    one ``INSERT … SELECT``. Every row is either imported or listed, with its line number and
+    Rows are read by the engine as a stream and copied into a temporary table, a chunk at a time.
+    In the *add* and *overwrite* modes each chunk is written to the list while the next one is
+    read (:class:`_Background`): PostgreSQL checks and inserts on one core while Python parses on
+    the other. The checks that need the whole file (duplicate contacts) then run set-based over
+    the temporary table, and the accounts of the rows they reject are deleted again, all in the
+    import's transaction. The *update* mode checks first and upserts once at the end, since an
+    update cannot be taken back. Every row is either imported or listed, with its line number and
     reason, in a CSV report attached to the list.
     """
 
@@ -81,6 +97,12 @@ class OutboundAccountImport(models.TransientModel):
         self.ensure_one()
         self.list_id.check_access("write")
         self._lock_list()
+        # The chunks are written with SQL as they are read: pending ORM writes go first.
+        self.env.flush_all()
+        if self.profile_id.import_mode == "overwrite":
+            self.env.cr.execute(
+                "DELETE FROM outbound_account WHERE list_id = %s", [self.list_id.id]
+            )
         try:
             with self._open_file() as (stream, size):
                 columns = self._load_rows(stream, size)
@@ -90,7 +112,6 @@ class OutboundAccountImport(models.TransientModel):
                     "%(file)s cannot be imported: %(error)s", file=self.filename, error=error
                 )
             ) from error
-        self._check_existing_references()
         self._check_duplicate_contacts()
         self._list_warnings()
         created, updated = self._write_accounts()
@@ -158,26 +179,51 @@ class OutboundAccountImport(models.TransientModel):
         self._create_work_tables()
         profile = self.profile_id._get_engine_profile(company=self.list_id.company_id)
         rows, errors = io.StringIO(), io.StringIO()
-        count, columns = 0, set()
-        for count, item in enumerate(read_accounts(stream, profile), start=1):
-            if isinstance(item, AccountRow):
-                columns.update(item.data)
-                rows.write(copy_line(self._row_values(item)))
-            else:
-                errors.write(copy_line(self._error_values(item)))
-            if count % COPY_CHUNK == 0:
-                self._copy_chunk(rows, errors)
-                rows, errors = io.StringIO(), io.StringIO()
-                _logger.info(
-                    "Import into list %s: %d rows read (%d%% of %s)",
-                    self.list_id.display_name,
-                    count,
-                    100 * stream.tell() // max(size, 1),
-                    self.filename,
-                )
-        self._copy_chunk(rows, errors)
+        count, columns, written, last = 0, set(), 0, 0
+        with _Background() as background:
+            for count, item in enumerate(read_accounts(stream, profile), start=1):
+                if isinstance(item, AccountRow):
+                    columns.update(item.data)
+                    rows.write(copy_line(self._row_values(item)))
+                else:
+                    errors.write(copy_line(self._error_values(item)))
+                last = item.line
+                if count % COPY_CHUNK == 0:
+                    background.submit(self._chunk_task(rows, errors, written, last))
+                    rows, errors, written = io.StringIO(), io.StringIO(), last
+                    _logger.info(
+                        "Import into list %s: %d rows read (%d%% of %s)",
+                        self.list_id.display_name,
+                        count,
+                        100 * stream.tell() // max(size, 1),
+                        self.filename,
+                    )
+            background.submit(self._chunk_task(rows, errors, written, last))
         _logger.info("Import into list %s: %d rows read", self.list_id.display_name, count)
         return columns
+
+    def _chunk_task(self, rows, errors, after, upto):
+        """The work of the chunk of lines ``after`` < line <= ``upto``, to run in the background.
+
+        Its statements are built here, in the thread that owns the environment; the task only
+        uses the cursor, which the reading thread leaves alone meanwhile.
+        """
+        cr = self.env.cr
+        statements = []
+        if self.profile_id.import_mode == "add":
+            statements.append(self._existing_references_query(after, upto))
+        if self._writes_while_reading():
+            statements.append(self._insert_accounts_query(lines=(after, upto)))
+
+        def task():
+            _copy_chunk(cr, rows, errors)
+            for statement in statements:
+                cr.execute(statement)
+
+        return task
+
+    def _writes_while_reading(self):
+        return self.profile_id.import_mode != "update"
 
     def _row_values(self, row):
         data = _to_json(row.data) if row.data else None
@@ -208,21 +254,9 @@ class OutboundAccountImport(models.TransientModel):
             _no_nul(error.raw),
         ]
 
-    def _copy_chunk(self, rows, errors):
-        # COPY's text format, written by engine.pg_copy: empty values are NULL.
-        rows.seek(0)
-        errors.seek(0)
-        self.env.cr.copy_expert(
-            f"COPY outbound_import_row ({', '.join(ROW_COLUMNS)}) FROM STDIN WITH ({COPY_OPTIONS})",
-            rows,
-        )
-        self.env.cr.copy_expert(
-            "COPY outbound_import_report (line, severity, reference, reason, raw) "
-            f"FROM STDIN WITH ({COPY_OPTIONS})",
-            errors,
-        )
-
     def _create_work_tables(self):
+        # written: the row's account is in the list, written with its chunk; a row rejected
+        # before its chunk was written (reference already in the list) never was.
         self._drop_work_tables()
         self.env.cr.execute(
             """
@@ -231,13 +265,15 @@ class OutboundAccountImport(models.TransientModel):
                 status varchar NOT NULL, email varchar, email_error varchar,
                 sms_number varchar, sms_e164 varchar, sms_error varchar,
                 sms_time_zones varchar, time_zone varchar, data jsonb,
-                warnings jsonb, rejected boolean NOT NULL DEFAULT false
+                warnings jsonb, rejected boolean NOT NULL DEFAULT false,
+                written boolean NOT NULL DEFAULT %s
             );
             CREATE TEMP TABLE outbound_import_report (
                 id serial, line integer, severity varchar, reference varchar, reason varchar,
                 raw varchar
             );
-            """
+            """,
+            [self._writes_while_reading()],
         )
 
     def _drop_work_tables(self):
@@ -247,18 +283,25 @@ class OutboundAccountImport(models.TransientModel):
 
     # ---- CHECKS AGAINST THE DATABASE
 
-    def _check_existing_references(self):
-        if self.profile_id.import_mode != "add":
-            return
-        self._reject(
+    def _existing_references_query(self, after, upto):
+        """Reject the chunk's rows whose reference the list already has, before it is written.
+
+        The file's references are unique (the engine rejects a repeated one), so an account of
+        the list with the reference of a row of this chunk was there before the import.
+        """
+        return self._reject_query(
             """
             SELECT r.line, format(%(reason)s, r.reference) AS reason
               FROM outbound_import_row r
               JOIN outbound_account a ON a.list_id = %(list_id)s AND a.reference = r.reference
+             WHERE r.line > %(after)s AND r.line <= %(upto)s
             """,
+            written=False,
             reason=self.env._(
                 "reference %s already exists in this list (import mode: Add new accounts)"
             ),
+            after=after,
+            upto=upto,
         )
 
     def _check_duplicate_contacts(self):
@@ -272,15 +315,16 @@ class OutboundAccountImport(models.TransientModel):
             self._reject_existing_duplicates(column, account_column, label)
 
     def _reject_file_duplicates(self, column, label):
+        # The first line of each value held by several rows, by hashing: no sort of the file.
         self._reject(
             f"""
-            SELECT line, format(%(reason)s, {column}, first_line) AS reason
-              FROM (SELECT line, {column},
-                           first_value(line)
-                               OVER (PARTITION BY {column} ORDER BY line) AS first_line
-                      FROM outbound_import_row
-                     WHERE {column} IS NOT NULL AND NOT rejected) AS ranked
-             WHERE line != first_line
+            SELECT r.line, format(%(reason)s, r.{column}, repeated.first_line) AS reason
+              FROM (SELECT {column}, min(line) AS first_line FROM outbound_import_row
+                     WHERE {column} IS NOT NULL AND NOT rejected
+                     GROUP BY {column} HAVING count(*) > 1) AS repeated
+              JOIN outbound_import_row r
+                ON r.{column} = repeated.{column} AND r.line != repeated.first_line
+             WHERE NOT r.rejected
             """,
             reason=self.env._("duplicate %(label)s %%s, already on line %%s", label=label),
         )
@@ -295,6 +339,15 @@ class OutboundAccountImport(models.TransientModel):
             if self.profile_id.import_mode == "update"
             else ""
         )
+        # The accounts this import has already written are the file's own rows, which the
+        # file's duplicate check has compared.
+        not_this_import = (
+            """AND NOT EXISTS (
+                SELECT 1 FROM outbound_import_row w
+                 WHERE w.written AND a.list_id = %(list_id)s AND w.reference = a.reference)"""
+            if self._writes_while_reading()
+            else ""
+        )
         self._reject(
             f"""
             SELECT DISTINCT ON (r.line) r.line,
@@ -303,6 +356,7 @@ class OutboundAccountImport(models.TransientModel):
               JOIN outbound_account a ON a.{account_column} = r.{column}
               JOIN outbound_list l ON l.id = a.list_id
              WHERE a.list_id = ANY(%(scope)s) AND NOT r.rejected {same_account}
+                   {not_this_import}
              ORDER BY r.line, a.id
             """,
             reason=self.env._(
@@ -323,18 +377,23 @@ class OutboundAccountImport(models.TransientModel):
 
     def _reject(self, select, **params):
         """Flag the rows returned by ``select`` (line, reason) as rejected and report them."""
-        self.env.cr.execute(
+        self.env.cr.execute(self._reject_query(select, **params))
+
+    def _reject_query(self, select, written=None, **params):
+        """The statement of :meth:`_reject`; ``written=False`` also marks the rows unwritten."""
+        unwritten = ", written = false" if written is False else ""
+        return SQL(
             f"""
             WITH found AS ({select}),
             flagged AS (
-                UPDATE outbound_import_row r SET rejected = true
+                UPDATE outbound_import_row r SET rejected = true {unwritten}
                   FROM found WHERE r.line = found.line
              RETURNING r.line, r.reference, found.reason
             )
             INSERT INTO outbound_import_report (line, severity, reference, reason)
             SELECT line, 'error', reference, 'line ' || line || ': ' || reason FROM flagged
             """,
-            dict(params, list_id=self.list_id.id),
+            **dict(params, list_id=self.list_id.id),
         )
 
     def _list_warnings(self):
@@ -352,20 +411,25 @@ class OutboundAccountImport(models.TransientModel):
     # ---- WRITING
 
     def _write_accounts(self):
-        self.env.flush_all()
-        if self.profile_id.import_mode == "overwrite":
-            self.env.cr.execute(
-                "DELETE FROM outbound_account WHERE list_id = %s", [self.list_id.id]
-            )
-        if self.profile_id.import_mode == "update":
-            created, updated = self._upsert_accounts()
+        if self._writes_while_reading():
+            created, updated = self._unwrite_rejected_accounts(), 0
         else:
-            # The list is locked and its references were rejected or deleted: nothing can
-            # conflict, and a plain INSERT spares each row the upsert's arbiter check.
-            self.env.cr.execute(self._insert_accounts_query())
-            created, updated = self.env.cr.rowcount, 0
+            created, updated = self._upsert_accounts()
         self.env["outbound.account"].invalidate_model()
         return created, updated
+
+    def _unwrite_rejected_accounts(self):
+        """Delete the accounts of the written rows rejected since: the number created."""
+        cr = self.env.cr
+        cr.execute(
+            """
+            DELETE FROM outbound_account a USING outbound_import_row r
+             WHERE r.written AND r.rejected AND a.list_id = %s AND a.reference = r.reference
+            """,
+            [self.list_id.id],
+        )
+        cr.execute("SELECT count(*) FROM outbound_import_row WHERE written AND NOT rejected")
+        return cr.fetchone()[0]
 
     def _upsert_accounts(self):
         """Insert the new references, update the existing ones: (created, updated)."""
@@ -383,7 +447,13 @@ class OutboundAccountImport(models.TransientModel):
         )
         return self.env.cr.fetchone()
 
-    def _insert_accounts_query(self, on_conflict=None):
+    def _insert_accounts_query(self, on_conflict=None, lines=None):
+        """Insert the rows not rejected, of the lines ``lines[0]`` < line <= ``lines[1]``.
+
+        The list is locked and its references were rejected or deleted: nothing can conflict
+        outside the update mode, and a plain INSERT spares each row the upsert's arbiter check.
+        """
+        after, upto = lines if lines else (-1, None)
         return SQL(
             """
             INSERT INTO outbound_account (
@@ -394,10 +464,12 @@ class OutboundAccountImport(models.TransientModel):
                    %(country_id)s, sms_e164, sms_error, sms_time_zones, time_zone, data,
                    %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
               FROM outbound_import_row
-             WHERE NOT rejected
+             WHERE NOT rejected AND line > %(after)s AND (%(upto)s IS NULL OR line <= %(upto)s)
              ORDER BY line
             %(on_conflict)s
             """,
+            after=after,
+            upto=upto,
             list_id=self.list_id.id,
             country_id=self.profile_id.default_country_id.id or None,
             uid=self.env.uid,
@@ -542,6 +614,58 @@ class OutboundAccountImport(models.TransientModel):
             "view_mode": "form",
             "target": "new",
         }
+
+
+class _Background:
+    """Run one task at a time in a thread of its own while the caller prepares the next.
+
+    :meth:`submit` first waits for the task before, so that at most one chunk is in flight
+    besides the one being read (memory stays flat) and a task's exception reaches the caller at
+    the next submit or on leaving the block. Leaving the block waits for the last task whatever
+    happened: no thread is left using the cursor.
+    """
+
+    def __init__(self):
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbound-import")
+        self._pending = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        try:
+            if exc_type is None:
+                self.wait()
+            elif self._pending is not None:
+                self._pending.exception()  # waits; the caller's exception is the one raised
+        finally:
+            self._executor.shutdown()
+
+    def submit(self, task):
+        self.wait()
+        self._pending = self._executor.submit(task)
+
+    def wait(self):
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+
+def _copy_chunk(cr, rows, errors):
+    """COPY a chunk's rows and errors, in COPY's text format (engine.pg_copy: empty is NULL).
+
+    Each buffer goes in one piece: psycopg2 sends ``size`` characters per call, and each call
+    gives the reading thread the interpreter lock and must win it back.
+    """
+    for table, columns, buffer in (
+        ("outbound_import_row", ", ".join(ROW_COLUMNS), rows),
+        ("outbound_import_report", "line, severity, reference, reason, raw", errors),
+    ):
+        size = buffer.tell()
+        buffer.seek(0)
+        cr.copy_expert(
+            f"COPY {table} ({columns}) FROM STDIN WITH ({COPY_OPTIONS})", buffer, max(size, 1)
+        )
 
 
 def _zip(stream, member_name):
