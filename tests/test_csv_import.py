@@ -311,6 +311,17 @@ def test_duplicate_keeps_the_first_accepted_occurrence():
     assert [(r.line, r.name) for r in accepted(results)] == [(3, "First")]
 
 
+def test_repeated_references_can_be_left_to_the_caller():
+    content = (HEADER + "R1,Bad,pending,,,\nR1,First,,,,\nR1,Second,,,,\n").encode()
+    results = list(read_accounts(io.BytesIO(content), profile(), unique_references=False))
+    # Only the row's own problems reject it; the caller compares the references.
+    assert [r.line for r in rejected(results)] == [2]
+    assert [(r.line, r.reference, r.name) for r in accepted(results)] == [
+        (3, "R1", "First"),
+        (4, "R1", "Second"),
+    ]
+
+
 def test_many_references_have_no_false_duplicates():
     content = HEADER + "".join(f"ACC{i:07d},,,,,\n" for i in range(200_000))
     results = read(content + "ACC0123456,,,,,\n", sms_column=None, email_column=None)

@@ -146,15 +146,20 @@ class ReadStats:
     rows_rejected: int = 0
 
 
-def read_accounts(stream, profile, stats=None):
+def read_accounts(stream, profile, stats=None, *, unique_references=True):
     """Return an iterator of :class:`AccountRow` and :class:`RowError` for a binary ``stream``.
 
     The header (or the first record, without header) is read before returning, so a file that
     does not fit the profile raises :class:`ImportFormatError` here rather than mid-import.
     ``stats`` (a :class:`ReadStats`) is updated as the iterator advances. The stream is read but
     never closed.
+
+    ``unique_references=False`` yields a row whose reference an earlier row has, leaving that
+    check to the caller: the index of the references seen grows with the file (12 bytes each),
+    which a caller holding the rows in a database table can spare.
     """
-    return _AccountReader(stream, profile, stats if stats is not None else ReadStats()).rows()
+    stats = stats if stats is not None else ReadStats()
+    return _AccountReader(stream, profile, stats, unique_references).rows()
 
 
 # ---- LINES
@@ -495,7 +500,7 @@ class _ReferenceIndex:
 class _AccountReader:
     """Turn the records of one file into rows, with the state the checks need."""
 
-    def __init__(self, stream, profile, stats):
+    def __init__(self, stream, profile, stats, unique_references=True):
         self._profile = profile
         self._stats = stats
         self._lines = _open_lines(stream, profile, stats)
@@ -506,7 +511,7 @@ class _AccountReader:
             skipinitialspace=True,  # so that a, "b,c" is two fields as its writer meant
         )
         self._statuses = _status_lookup(profile)
-        self._references = _ReferenceIndex()
+        self._references = _ReferenceIndex() if unique_references else None
         self._region = profile.default_region
         self._first = self._read_first_record()
         self._first_problem = self._lines.error
@@ -601,6 +606,8 @@ class _AccountReader:
         problem = self._check_time_zone(values)
         if problem:
             return problem
+        if self._references is None:
+            return None
         first = self._references.first_line(reference, self._lines.first_line)
         if first is not None:
             return f"duplicate reference {reference!r}, first seen on line {first}"

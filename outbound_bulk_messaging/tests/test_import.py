@@ -276,6 +276,10 @@ class TestImport(OutboundCase):
         + "S4,Dee,unused,ANN@example.com,,,\n"  # S1's address, two chunks later
         + "S5,Eve,weird,eve@example.com,,,\n"  # refused by the engine
         + "S6,Fay,unused,fay@example.com,07911 123457,,\n"
+        + "S7,Gus,unused,,,,\n"
+        + "S7,Hal,unused,,,,\n"  # the reference of the row before
+        + "S1,Ivy,unused,ivy@example.com,,,\n"  # S1's reference, four chunks later
+        + "R00000,Jo,unused,,,,\n"  # a row refused for its reference was still seen first
     )
 
     def _streamed_outcome(self, chunk):
@@ -297,9 +301,12 @@ class TestImport(OutboundCase):
         whole = self._streamed_outcome(chunk=1000)
         counts, references, report, outbound_list = self._streamed_outcome(chunk=2)
         self.assertEqual((counts, references, report), whole[:3])
-        self.assertEqual(counts, (2, 5, 0))
+        self.assertEqual(counts, (3, 8, 0))
         # The accounts of S3 and S4, written with their chunks, were deleted once rejected.
-        self.assertEqual(references, ["R00000", "S1", "S6"])
+        self.assertEqual(references, ["R00000", "S1", "S6", "S7"])
+        self.assertEqual(
+            outbound_list.account_ids.sorted("id").mapped("name")[1:], ["Ann", "Fay", "Gus"]
+        )
         self.assertEqual(
             outbound_list.account_ids.sorted("id").filtered("email").mapped("email"),
             ["held@example.com", "ann@example.com", "fay@example.com"],
@@ -320,9 +327,14 @@ class TestImport(OutboundCase):
             reasons["6"],
         )
         self.assertIn("weird", reasons["7"])
+        self.assertEqual(reasons["10"], "line 10: duplicate reference 'S7', first seen on line 9")
+        self.assertEqual(reasons["11"], "line 11: duplicate reference 'S1', first seen on line 3")
+        self.assertEqual(
+            reasons["12"], "line 12: duplicate reference 'R00000', first seen on line 2"
+        )
         # The running counts saw each account written and deleted again.
         outbound_list.invalidate_recordset(["account_count"])
-        self.assertEqual(outbound_list.account_count, 3)
+        self.assertEqual(outbound_list.account_count, 4)
 
     def test_overwrite_in_chunks_replaces_the_list(self):
         self._create_accounts(self.list_active, 3, email="old{}@example.com")

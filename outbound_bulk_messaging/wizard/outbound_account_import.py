@@ -180,8 +180,11 @@ class OutboundAccountImport(models.TransientModel):
         profile = self.profile_id._get_engine_profile(company=self.list_id.company_id)
         rows, errors = io.StringIO(), io.StringIO()
         count, columns, written, last = 0, set(), 0, 0
+        # Repeated references are found in the work table (_repeated_references_query): the
+        # engine's index of them would grow with the file.
+        items = read_accounts(stream, profile, unique_references=False)
         with _Background() as background:
-            for count, item in enumerate(read_accounts(stream, profile), start=1):
+            for count, item in enumerate(items, start=1):
                 if isinstance(item, AccountRow):
                     columns.update(item.data)
                     rows.write(copy_line(self._row_values(item)))
@@ -209,7 +212,7 @@ class OutboundAccountImport(models.TransientModel):
         uses the cursor, which the reading thread leaves alone meanwhile.
         """
         cr = self.env.cr
-        statements = []
+        statements = [self._repeated_references_query(after, upto)]
         if self.profile_id.import_mode == "add":
             statements.append(self._existing_references_query(after, upto))
         if self._writes_while_reading():
@@ -272,6 +275,7 @@ class OutboundAccountImport(models.TransientModel):
                 id serial, line integer, severity varchar, reference varchar, reason varchar,
                 raw varchar
             );
+            CREATE INDEX ON outbound_import_row (reference);
             """,
             [self._writes_while_reading()],
         )
@@ -283,18 +287,38 @@ class OutboundAccountImport(models.TransientModel):
 
     # ---- CHECKS AGAINST THE DATABASE
 
+    def _repeated_references_query(self, after, upto):
+        """Reject the chunk's rows whose reference an earlier row of the file has.
+
+        As the engine would: the first line is that of the first row read with the reference,
+        whatever the database checks made of that row since.
+        """
+        return self._reject_query(
+            """
+            SELECT r.line, format(%(reason)s, r.reference, min(e.line)) AS reason
+              FROM outbound_import_row r
+              JOIN outbound_import_row e ON e.reference = r.reference AND e.line < r.line
+             WHERE r.line > %(after)s AND r.line <= %(upto)s
+             GROUP BY r.line, r.reference
+            """,
+            written=False,
+            reason=self.env._("duplicate reference '%s', first seen on line %s"),
+            after=after,
+            upto=upto,
+        )
+
     def _existing_references_query(self, after, upto):
         """Reject the chunk's rows whose reference the list already has, before it is written.
 
-        The file's references are unique (the engine rejects a repeated one), so an account of
-        the list with the reference of a row of this chunk was there before the import.
+        The chunk's repeated references are rejected first, so an account of the list with the
+        reference of a row of this chunk was there before the import.
         """
         return self._reject_query(
             """
             SELECT r.line, format(%(reason)s, r.reference) AS reason
               FROM outbound_import_row r
               JOIN outbound_account a ON a.list_id = %(list_id)s AND a.reference = r.reference
-             WHERE r.line > %(after)s AND r.line <= %(upto)s
+             WHERE r.line > %(after)s AND r.line <= %(upto)s AND NOT r.rejected
             """,
             written=False,
             reason=self.env._(
