@@ -302,7 +302,12 @@ class OutboundAccountImport(models.TransientModel):
              GROUP BY r.line, r.reference
             """,
             written=False,
-            reason=self.env._("duplicate reference '%s', first seen on line %s"),
+            # The placeholders of PostgreSQL's format(), kept through the translation.
+            reason=self.env._(
+                "duplicate reference '%(reference)s', first seen on line %(line)s",
+                reference="%s",
+                line="%s",
+            ),
             after=after,
             upto=upto,
         )
