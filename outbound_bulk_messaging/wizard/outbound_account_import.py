@@ -261,7 +261,7 @@ class OutboundAccountImport(models.TransientModel):
 
     def _create_work_tables(self):
         # written: the row's account is in the list, written with its chunk; a row rejected
-        # before its chunk was written (reference already in the list) never was.
+        # before its chunk was written (its reference repeated, or already in the list) never was.
         self._drop_work_tables()
         self.env.cr.execute(
             """
