@@ -674,9 +674,8 @@ class _Background:
         try:
             if exc_type is None:
                 self.wait()
-            elif self._pending is not None:
-                self._pending.exception()  # waits; the caller's exception is the one raised
         finally:
+            # Waits for the last task too: after an exception of the caller's, the one raised.
             self._executor.shutdown()
 
     def submit(self, task):
