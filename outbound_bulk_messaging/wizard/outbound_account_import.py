@@ -178,7 +178,7 @@ class OutboundAccountImport(models.TransientModel):
     def _load_rows(self, stream, size):
         self._create_work_tables()
         profile = self.profile_id._get_engine_profile(company=self.list_id.company_id)
-        rows, errors = io.StringIO(), io.StringIO()
+        rows, errors = [], []
         count, columns, written, last = 0, set(), 0, 0
         # Repeated references are found in the work table (_repeated_references_query): the
         # engine's index of them would grow with the file.
@@ -187,13 +187,13 @@ class OutboundAccountImport(models.TransientModel):
             for count, item in enumerate(items, start=1):
                 if isinstance(item, AccountRow):
                     columns.update(item.data)
-                    rows.write(copy_line(self._row_values(item)))
+                    rows.append(copy_line(self._row_values(item)))
                 else:
-                    errors.write(copy_line(self._error_values(item)))
+                    errors.append(copy_line(self._error_values(item)))
                 last = item.line
                 if count % COPY_CHUNK == 0:
-                    background.submit(self._chunk_task(rows, errors, written, last))
-                    rows, errors, written = io.StringIO(), io.StringIO(), last
+                    self._submit_chunk(background, rows, errors, written, last)
+                    written = last
                     _logger.info(
                         "Import into list %s: %d rows read (%d%% of %s)",
                         self.list_id.display_name,
@@ -201,11 +201,22 @@ class OutboundAccountImport(models.TransientModel):
                         100 * stream.tell() // max(size, 1),
                         self.filename,
                     )
-            background.submit(self._chunk_task(rows, errors, written, last))
+            self._submit_chunk(background, rows, errors, written, last)
         # Statistics for the checks over the whole file: a temporary table has none otherwise.
         self.env.cr.execute("ANALYZE outbound_import_row")
         _logger.info("Import into list %s: %d rows read", self.list_id.display_name, count)
         return columns
+
+    def _submit_chunk(self, background, rows, errors, after, upto):
+        """Hand the chunk's lines to the background thread as COPY data, and clear them.
+
+        The lists are emptied before waiting for the chunk before: while it is being written,
+        this one is held once, as bytes, and the caller reads the next one into the same lists.
+        """
+        task = self._chunk_task(_copy_data(rows), _copy_data(errors), after, upto)
+        rows.clear()
+        errors.clear()
+        background.submit(task)
 
     def _chunk_task(self, rows, errors, after, upto):
         """The work of the chunk of lines ``after`` < line <= ``upto``, to run in the background.
@@ -688,21 +699,33 @@ class _Background:
             pending.result()
 
 
-def _copy_chunk(cr, rows, errors):
-    """COPY a chunk's rows and errors, in COPY's text format (engine.pg_copy: empty is NULL).
+def _copy_data(lines):
+    """The COPY input of a chunk's lines, as one bytes object (the connection is UTF-8).
 
-    Each buffer goes in one piece: psycopg2 sends ``size`` characters per call, and each call
-    gives the reading thread the interpreter lock and must win it back.
+    Joined and encoded once the chunk is read: the lines take a pointer each meanwhile, and the
+    chunk waiting for the background thread is held once, in UTF-8. (A ``StringIO`` read back
+    for COPY holds the text four bytes a character, then a copy of it, then its encoding.)
     """
-    for table, columns, buffer in (
+    return "".join(lines).encode()
+
+
+def _copy_chunk(cr, rows, errors):
+    """COPY a chunk's rows and errors (:func:`_copy_data`), in COPY's text format
+    (engine.pg_copy: empty is NULL).
+
+    Each buffer goes in one piece: psycopg2 sends ``size`` bytes per call, and each call gives
+    the reading thread the interpreter lock and must win it back.
+    """
+    for table, columns, data in (
         ("outbound_import_row", ", ".join(ROW_COLUMNS), rows),
         ("outbound_import_report", "line, severity, reference, reason, raw", errors),
     ):
-        size = buffer.tell()
-        buffer.seek(0)
-        cr.copy_expert(
-            f"COPY {table} ({columns}) FROM STDIN WITH ({COPY_OPTIONS})", buffer, max(size, 1)
-        )
+        if data:
+            cr.copy_expert(
+                f"COPY {table} ({columns}) FROM STDIN WITH ({COPY_OPTIONS})",
+                io.BytesIO(data),
+                len(data),
+            )
 
 
 def _zip(stream, member_name):
