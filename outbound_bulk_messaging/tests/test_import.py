@@ -336,6 +336,19 @@ class TestImport(OutboundCase):
         outbound_list.invalidate_recordset(["account_count"])
         self.assertEqual(outbound_list.account_count, 4)
 
+    def test_a_reference_repeated_within_and_across_chunks_names_its_first_line(self):
+        rows = "A1,First,unused,,,,\nB1,B,unused,,,,\nC1,C,unused,,,,\n"
+        rows += "A1,Second,unused,,,,\nA1,Third,unused,,,,\nD1,D,unused,,,,\n"
+        with patch.object(outbound_account_import, "COPY_CHUNK", 3):
+            wizard = self._import(HEADER + rows)
+        self.assertEqual((wizard.count_created, wizard.count_rejected), (4, 2))
+        self.assertEqual(self._accounts().filtered(lambda a: a.reference == "A1").name, "First")
+        reasons = {row["line"]: row["reason"] for row in self._report_rows(wizard)}
+        # Line 5 repeats line 2 of the chunk before; line 6 repeats line 5 of its own chunk,
+        # and is still told the first line of the file.
+        self.assertEqual(reasons["5"], "line 5: duplicate reference 'A1', first seen on line 2")
+        self.assertEqual(reasons["6"], "line 6: duplicate reference 'A1', first seen on line 2")
+
     def test_overwrite_in_chunks_replaces_the_list(self):
         self._create_accounts(self.list_active, 3, email="old{}@example.com")
         self.profile.import_mode = "overwrite"

@@ -56,6 +56,7 @@ ROW_COLUMNS = (
     "time_zone",
     "data",
     "warnings",
+    "repeated",
 )
 
 
@@ -180,19 +181,24 @@ class OutboundAccountImport(models.TransientModel):
         profile = self.profile_id._get_engine_profile(company=self.list_id.company_id)
         rows, errors = [], []
         count, columns, written, last = 0, set(), 0, 0
-        # Repeated references are found in the work table (_repeated_references_query): the
-        # engine's index of them would grow with the file.
+        # Repeated references are found in the database: the engine's index of them would grow
+        # with the file. The chunk's own are marked here, so that PostgreSQL looks up only the
+        # list's (_write_chunk_query); the set is emptied with the chunk.
+        chunk_references = set()
         items = read_accounts(stream, profile, unique_references=False)
         with _Background() as background:
             for count, item in enumerate(items, start=1):
                 if isinstance(item, AccountRow):
                     columns.update(item.data)
-                    rows.append(copy_line(self._row_values(item)))
+                    repeated = item.reference in chunk_references
+                    chunk_references.add(item.reference)
+                    rows.append(copy_line(self._row_values(item, repeated)).encode())
                 else:
-                    errors.append(copy_line(self._error_values(item)))
+                    errors.append(copy_line(self._error_values(item)).encode())
                 last = item.line
                 if count % COPY_CHUNK == 0:
                     self._submit_chunk(background, rows, errors, written, last)
+                    chunk_references.clear()
                     written = last
                     _logger.info(
                         "Import into list %s: %d rows read (%d%% of %s)",
@@ -225,23 +231,24 @@ class OutboundAccountImport(models.TransientModel):
         uses the cursor, which the reading thread leaves alone meanwhile.
         """
         cr = self.env.cr
-        statements = [self._repeated_references_query(after, upto)]
-        if self.profile_id.import_mode == "add":
-            statements.append(self._existing_references_query(after, upto))
         if self._writes_while_reading():
-            statements.append(self._insert_accounts_query(lines=(after, upto)))
+            statement = self._write_chunk_query(after, upto)
+        else:
+            statement = self._repeated_references_query(after, upto)
 
         def task():
+            nonlocal rows, errors
             _copy_chunk(cr, rows, errors)
-            for statement in statements:
-                cr.execute(statement)
+            # Copied: not held while the statement runs, nor while the next chunk is read.
+            rows = errors = None
+            cr.execute(statement)
 
         return task
 
     def _writes_while_reading(self):
         return self.profile_id.import_mode != "update"
 
-    def _row_values(self, row):
+    def _row_values(self, row, repeated=False):
         data = _to_json(row.data) if row.data else None
         # The engine's own texts, listed in the report if the row survives the database checks.
         warnings = account_warnings(row)
@@ -259,6 +266,7 @@ class OutboundAccountImport(models.TransientModel):
             row.time_zone,
             data,
             _to_json(warnings) if warnings else None,
+            "t" if repeated else "f",
         ]
 
     def _error_values(self, error):
@@ -273,6 +281,7 @@ class OutboundAccountImport(models.TransientModel):
     def _create_work_tables(self):
         # written: the row's account is in the list, written with its chunk; a row rejected
         # before its chunk was written (its reference repeated, or already in the list) never was.
+        # repeated: an earlier row of the same chunk has the reference (marked by the reader).
         self._drop_work_tables()
         self.env.cr.execute(
             """
@@ -281,8 +290,8 @@ class OutboundAccountImport(models.TransientModel):
                 status varchar NOT NULL, email varchar, email_error varchar,
                 sms_number varchar, sms_e164 varchar, sms_error varchar,
                 sms_time_zones varchar, time_zone varchar, data jsonb,
-                warnings jsonb, rejected boolean NOT NULL DEFAULT false,
-                written boolean NOT NULL DEFAULT %s
+                warnings jsonb, repeated boolean NOT NULL,
+                rejected boolean NOT NULL DEFAULT false, written boolean NOT NULL DEFAULT %s
             );
             CREATE TEMP TABLE outbound_import_report (
                 id serial, line integer, severity varchar, reference varchar, reason varchar,
@@ -301,56 +310,78 @@ class OutboundAccountImport(models.TransientModel):
     # ---- CHECKS AGAINST THE DATABASE
 
     def _repeated_references_query(self, after, upto):
-        """Reject the chunk's rows whose reference an earlier row of the file has.
+        """Reject the chunk's rows whose reference an earlier row of the file has (the update
+        mode's check, before anything is written).
 
-        As the engine would: the first line is that of the first row read with the reference,
-        whatever the database checks made of that row since. Each row looks its reference up in
-        the work table's index (LATERAL): a join could scan the whole table at every chunk.
+        Each row looks its reference up in the work table's index (LATERAL): a join could scan
+        the whole table at every chunk.
         """
         return self._reject_query(
             """
             SELECT r.line, format(%(reason)s, r.reference, first.line) AS reason
               FROM outbound_import_row r
-             CROSS JOIN LATERAL (
-                   SELECT e.line FROM outbound_import_row e
-                    WHERE e.reference = r.reference AND e.line < r.line
-                    ORDER BY e.line LIMIT 1) AS first
+             CROSS JOIN LATERAL (%(first_line)s) AS first
              WHERE r.line > %(after)s AND r.line <= %(upto)s
             """,
             written=False,
-            # The placeholders of PostgreSQL's format(), kept through the translation.
-            reason=self.env._(
-                "duplicate reference '%(reference)s', first seen on line %(line)s",
-                reference="%s",
-                line="%s",
+            first_line=self._first_line_query("r"),
+            reason=self._repeated_reason(),
+            after=after,
+            upto=upto,
+        )
+
+    def _write_chunk_query(self, after, upto):
+        """Reject the chunk's rows whose reference was already taken, and insert the others.
+
+        Taken: by an earlier row of the chunk (``repeated``, marked by the reader), or in the
+        list, by an earlier chunk or before the import (add mode; the overwrite mode emptied
+        it). That is one probe of the list's unique index per row; the first line of the
+        reference in the file, which the reason names, is looked up for the rejected rows only.
+        """
+        return self._reject_query(
+            """
+            SELECT taken.line, CASE
+                   WHEN first.line IS NULL THEN format(%(held)s, taken.reference)
+                   ELSE format(%(repeated)s, taken.reference, first.line) END AS reason
+              FROM (SELECT r.line, r.reference FROM outbound_import_row r
+                     WHERE r.line > %(after)s AND r.line <= %(upto)s AND NOT r.rejected
+                       AND (r.repeated OR EXISTS (
+                            SELECT 1 FROM outbound_account a
+                             WHERE a.list_id = %(list_id)s AND a.reference = r.reference))
+                   ) AS taken
+              LEFT JOIN LATERAL (%(first_line)s) AS first ON true
+            """,
+            written=False,
+            then=self._insert_accounts_query(
+                lines=(after, upto), where=SQL("line NOT IN (SELECT line FROM found)")
+            ),
+            first_line=self._first_line_query("taken"),
+            repeated=self._repeated_reason(),
+            held=self.env._(
+                "reference %s already exists in this list (import mode: Add new accounts)"
             ),
             after=after,
             upto=upto,
         )
 
-    def _existing_references_query(self, after, upto):
-        """Reject the chunk's rows whose reference the list already has, before it is written.
-
-        The chunk's repeated references are rejected first, so an account of the list with the
-        reference of a row of this chunk was there before the import. Each row looks its
-        reference up in the list's unique index (LATERAL): the list grows with every chunk, and
-        a join could read all of it each time.
-        """
-        return self._reject_query(
+    def _first_line_query(self, alias):
+        """The first line of the file with the reference of row ``alias``, before it: as the
+        engine would, the first row read with it, whatever the checks made of that row since."""
+        return SQL(
             """
-            SELECT r.line, format(%(reason)s, r.reference) AS reason
-              FROM outbound_import_row r
-             CROSS JOIN LATERAL (
-                   SELECT 1 FROM outbound_account a
-                    WHERE a.list_id = %(list_id)s AND a.reference = r.reference LIMIT 1) AS held
-             WHERE r.line > %(after)s AND r.line <= %(upto)s AND NOT r.rejected
+            SELECT e.line FROM outbound_import_row e
+             WHERE e.reference = %(row)s.reference AND e.line < %(row)s.line
+             ORDER BY e.line LIMIT 1
             """,
-            written=False,
-            reason=self.env._(
-                "reference %s already exists in this list (import mode: Add new accounts)"
-            ),
-            after=after,
-            upto=upto,
+            row=SQL.identifier(alias),
+        )
+
+    def _repeated_reason(self):
+        # The placeholders of PostgreSQL's format(), kept through the translation.
+        return self.env._(
+            "duplicate reference '%(reference)s', first seen on line %(line)s",
+            reference="%s",
+            line="%s",
         )
 
     def _check_duplicate_contacts(self):
@@ -428,21 +459,29 @@ class OutboundAccountImport(models.TransientModel):
         """Flag the rows returned by ``select`` (line, reason) as rejected and report them."""
         self.env.cr.execute(self._reject_query(select, **params))
 
-    def _reject_query(self, select, written=None, **params):
-        """The statement of :meth:`_reject`; ``written=False`` also marks the rows unwritten."""
+    def _reject_query(self, select, written=None, then=None, **params):
+        """The statement of :meth:`_reject`; ``written=False`` also marks the rows unwritten.
+
+        ``then`` (SQL) is a statement to end with, which may read ``found``: the rejections
+        are then made by the statement's common table expressions, in its snapshot.
+        """
         unwritten = ", written = false" if written is False else ""
+        report = """
+            INSERT INTO outbound_import_report (line, severity, reference, reason)
+            SELECT line, 'error', reference, 'line ' || line || ': ' || reason FROM flagged
+            """
+        ending = report if then is None else f", reported AS ({report}) %(then)s"
         return SQL(
             f"""
-            WITH found AS ({select}),
+            WITH found AS MATERIALIZED ({select}),
             flagged AS (
                 UPDATE outbound_import_row r SET rejected = true {unwritten}
                   FROM found WHERE r.line = found.line
              RETURNING r.line, r.reference, found.reason
             )
-            INSERT INTO outbound_import_report (line, severity, reference, reason)
-            SELECT line, 'error', reference, 'line ' || line || ': ' || reason FROM flagged
+            {ending}
             """,
-            **dict(params, list_id=self.list_id.id),
+            **dict(params, list_id=self.list_id.id, then=then),
         )
 
     def _list_warnings(self):
@@ -496,12 +535,10 @@ class OutboundAccountImport(models.TransientModel):
         )
         return self.env.cr.fetchone()
 
-    def _insert_accounts_query(self, on_conflict=None, lines=None):
-        """Insert the rows not rejected, of the lines ``lines[0]`` < line <= ``lines[1]``.
-
-        The list is locked and its references were rejected or deleted: nothing can conflict
-        outside the update mode, and a plain INSERT spares each row the upsert's arbiter check.
-        """
+    def _insert_accounts_query(self, on_conflict=None, lines=None, where=None):
+        """Insert the rows not rejected, of the lines ``lines[0]`` < line <= ``lines[1]`` where
+        ``where`` (SQL) holds; ``on_conflict`` (SQL) says what a reference the list already has
+        does (outside the update mode, the checks leave none)."""
         after, upto = lines if lines else (-1, None)
         return SQL(
             """
@@ -514,11 +551,13 @@ class OutboundAccountImport(models.TransientModel):
                    %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
               FROM outbound_import_row
              WHERE NOT rejected AND line > %(after)s AND (%(upto)s IS NULL OR line <= %(upto)s)
+                   AND %(where)s
              ORDER BY line
             %(on_conflict)s
             """,
             after=after,
             upto=upto,
+            where=where if where is not None else SQL("true"),
             list_id=self.list_id.id,
             country_id=self.profile_id.default_country_id.id or None,
             uid=self.env.uid,
@@ -700,13 +739,13 @@ class _Background:
 
 
 def _copy_data(lines):
-    """The COPY input of a chunk's lines, as one bytes object (the connection is UTF-8).
+    """The COPY input of a chunk's lines (each encoded in UTF-8, the connection's encoding), as
+    one bytes object.
 
-    Joined and encoded once the chunk is read: the lines take a pointer each meanwhile, and the
-    chunk waiting for the background thread is held once, in UTF-8. (A ``StringIO`` read back
-    for COPY holds the text four bytes a character, then a copy of it, then its encoding.)
+    The chunk is then held once, in UTF-8, until it is copied. (A ``StringIO`` read back for
+    COPY holds the text four bytes a character, then a copy of it, then its encoding.)
     """
-    return "".join(lines).encode()
+    return b"".join(lines)
 
 
 def _copy_chunk(cr, rows, errors):
