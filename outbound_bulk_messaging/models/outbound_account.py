@@ -7,9 +7,21 @@ from odoo.tools import SQL
 from ..engine import render, send_hours
 from ..engine.addresses import normalise_email, normalise_phone
 from ..engine.statuses import ACCOUNT_STATUSES as STATUS_DEFINITIONS, DEFAULT_STATUS
+from .statement_reference import StatementReference
 
 # The engine's statuses as the selection of every status field (Odoo needs a list, not a tuple).
 ACCOUNT_STATUSES = list(STATUS_DEFINITIONS)
+# The list_id foreign key of earlier versions, and the triggers that keep it now: an import
+# inserts ten thousand accounts of one list per statement, into a list it holds locked.
+LIST_REFERENCE = StatementReference(
+    "outbound_account_list",
+    "outbound_account",
+    "list_id",
+    "outbound_list",
+    label="list",
+    row_label="account",
+    moves=True,
+)
 
 
 class OutboundAccount(models.Model):
@@ -74,10 +86,18 @@ class OutboundAccount(models.Model):
 
     def init(self):
         # The send wizard counts and selects accounts by list and status on campaigns of
-        # 100 000 accounts: one composite index serves both (list_id alone is its prefix).
+        # 100 000 accounts: one composite index serves both (list_id alone is its prefix, which
+        # deleting a list's accounts reads too).
         tools.create_index(
             self.env.cr, "outbound_account_list_status_idx", self._table, ["list_id", "status"]
         )
+        self.pool.post_init(self._install_list_integrity)
+
+    def _install_list_integrity(self):
+        """What the list_id foreign key would guarantee, checked once per statement
+        (:class:`~.statement_reference.StatementReference`): an account names an existing
+        list, moves only to an existing one, and goes with its list."""
+        LIST_REFERENCE.install(self.env)
 
     @api.depends("sms_number", "sms_country_id", "list_id.company_id.country_id")
     def _compute_sms_number_e164(self):

@@ -14,6 +14,7 @@ from odoo.tools.sql import column_exists
 from ..channels import channel_selection
 from ..engine import bounces, delivery, unsubscribe
 from ..engine.gateways import DELIVERY_STATES
+from .statement_reference import StatementReference
 
 _logger = logging.getLogger(__name__)
 
@@ -89,55 +90,16 @@ OBSOLETE_COLUMNS = (
     "write_date",
 )
 OBSOLETE_INDEXES = ("outbound_message_job_claimed_idx", "outbound_message_sms_sent_address_idx")
-# The job_id foreign key an earlier version had, and the triggers that keep it now (see
-# OutboundMessage._install_job_integrity).
-JOB_FOREIGN_KEY = "outbound_message_job_id_fkey"
-JOB_CHECK_FUNCTION = "outbound_message_job_check"
-JOB_UNCHANGED_FUNCTION = "outbound_message_job_unchanged"
-JOB_CASCADE_FUNCTION = "outbound_send_job_cascade"
-JOB_INTEGRITY_FUNCTIONS = (JOB_CHECK_FUNCTION, JOB_UNCHANGED_FUNCTION, JOB_CASCADE_FUNCTION)
-JOB_INTEGRITY_SQL = f"""
-CREATE OR REPLACE FUNCTION {JOB_CHECK_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    missing integer;
-BEGIN
-    -- A new version of each job row, made in this transaction: a deletion of the job by another
-    -- transaction waits for it, then fails to serialize (repeatable read: Odoo retries it) or
-    -- deletes these messages with the job (read committed), never leaving them orphaned.
-    WITH jobs AS (SELECT DISTINCT job_id FROM new_rows),
-         kept AS (UPDATE outbound_send_job j SET id = j.id FROM jobs
-                   WHERE j.id = jobs.job_id RETURNING j.id)
-    SELECT min(jobs.job_id) INTO missing
-      FROM jobs WHERE NOT EXISTS (SELECT 1 FROM kept WHERE kept.id = jobs.job_id);
-    IF missing IS NOT NULL THEN
-        RAISE foreign_key_violation USING
-            MESSAGE = format('insert on table "outbound_message" violates its job reference: '
-                             'send job %s does not exist', missing);
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE OR REPLACE FUNCTION {JOB_UNCHANGED_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE foreign_key_violation USING
-        MESSAGE = format('outbound message %s cannot move from send job %s to %s',
-                         OLD.id, OLD.job_id, NEW.job_id);
-END $$;
-CREATE OR REPLACE FUNCTION {JOB_CASCADE_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM outbound_message m USING old_rows o WHERE m.job_id = o.id;
-    RETURN NULL;
-END $$;
-DROP TRIGGER IF EXISTS {JOB_CHECK_FUNCTION} ON outbound_message;
-CREATE TRIGGER {JOB_CHECK_FUNCTION} AFTER INSERT ON outbound_message
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {JOB_CHECK_FUNCTION}();
-DROP TRIGGER IF EXISTS {JOB_UNCHANGED_FUNCTION} ON outbound_message;
-CREATE TRIGGER {JOB_UNCHANGED_FUNCTION} BEFORE UPDATE OF job_id ON outbound_message
-    FOR EACH ROW WHEN (NEW.job_id IS DISTINCT FROM OLD.job_id)
-    EXECUTE FUNCTION {JOB_UNCHANGED_FUNCTION}();
-DROP TRIGGER IF EXISTS {JOB_CASCADE_FUNCTION} ON outbound_send_job;
-CREATE TRIGGER {JOB_CASCADE_FUNCTION} AFTER DELETE ON outbound_send_job
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {JOB_CASCADE_FUNCTION}();
-"""
+# The job_id foreign key an earlier version had, and the triggers that keep it now.
+JOB_REFERENCE = StatementReference(
+    "outbound_message_job",
+    "outbound_message",
+    "job_id",
+    "outbound_send_job",
+    label="send job",
+    row_label="outbound message",
+    moves=False,
+)
 
 MESSAGE_STATES = [
     ("queued", "Queued"),
@@ -305,31 +267,10 @@ class OutboundMessage(models.Model):
         )
 
     def _install_job_integrity(self):
-        """What the job_id foreign key would guarantee, checked once per statement: an inserted
-        message names an existing job (which it keeps from being deleted meanwhile), a message
-        never changes job, and deleting a job deletes its messages (through the job-state index,
-        which starts with job_id)."""
-        cr = self.env.cr
-        # Queued after the field's own request for a foreign key, and before the registry
-        # creates the requested ones: withdrawn here.
-        self.pool._foreign_keys.pop((self._table, "job_id"), None)
-        cr.execute(
-            SQL(
-                "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s",
-                SQL.identifier(self._table),
-                SQL.identifier(JOB_FOREIGN_KEY),
-            )
-        )
-        cr.execute(SQL("DELETE FROM ir_model_constraint WHERE name = %s", JOB_FOREIGN_KEY))
-        cr.execute(JOB_INTEGRITY_SQL)
-
-    @api.model
-    def _drop_job_integrity(self):
-        """The triggers' functions (the module's uninstall hook)."""
-        for function in JOB_INTEGRITY_FUNCTIONS:
-            self.env.cr.execute(
-                SQL("DROP FUNCTION IF EXISTS %s() CASCADE", SQL.identifier(function))
-            )
+        """What the job_id foreign key would guarantee, checked once per statement
+        (:class:`~.statement_reference.StatementReference`); deleting a job deletes its messages
+        through the job-state index, which starts with job_id."""
+        JOB_REFERENCE.install(self.env)
 
     def _drop_obsolete_schema(self):
         """Drop what a database installed before still has of the copies of the job's and the

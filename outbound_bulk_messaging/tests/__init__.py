@@ -19,6 +19,7 @@ from . import (
     test_hostile_input,
     test_import,
     test_inbound_sms,
+    test_list_reference,
     test_live_progress,
     test_outcome_report,
     test_receipts,
