@@ -335,8 +335,10 @@ class OutboundAccountImport(models.TransientModel):
 
         Taken: by an earlier row of the chunk (``repeated``, marked by the reader), or in the
         list, by an earlier chunk or before the import (add mode; the overwrite mode emptied
-        it). That is one probe of the list's unique index per row; the first line of the
-        reference in the file, which the reason names, is looked up for the rejected rows only.
+        it). That is one probe of the list's unique index per row (LATERAL: as a subquery, the
+        planner may hash the whole list at each chunk, its estimate of the list's size being
+        that of before the import); the first line of the reference in the file, which the
+        reason names, is looked up for the rejected rows only.
         """
         return self._reject_query(
             """
@@ -344,10 +346,12 @@ class OutboundAccountImport(models.TransientModel):
                    WHEN first.line IS NULL THEN format(%(held)s, taken.reference)
                    ELSE format(%(repeated)s, taken.reference, first.line) END AS reason
               FROM (SELECT r.line, r.reference FROM outbound_import_row r
+                      LEFT JOIN LATERAL (
+                           SELECT true AS found FROM outbound_account a
+                            WHERE a.list_id = %(list_id)s AND a.reference = r.reference
+                            LIMIT 1) AS held ON true
                      WHERE r.line > %(after)s AND r.line <= %(upto)s AND NOT r.rejected
-                       AND (r.repeated OR EXISTS (
-                            SELECT 1 FROM outbound_account a
-                             WHERE a.list_id = %(list_id)s AND a.reference = r.reference))
+                       AND (r.repeated OR held.found)
                    ) AS taken
               LEFT JOIN LATERAL (%(first_line)s) AS first ON true
             """,
