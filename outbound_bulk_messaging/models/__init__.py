@@ -1,4 +1,5 @@
 from . import (
+    ir_attachment,
     ir_websocket,
     mail_thread,
     outbound_account,

@@ -3,6 +3,7 @@ from . import (
     test_account_status,
     test_analysis,
     test_approval,
+    test_attachment_file,
     test_channels,
     test_concurrency,
     test_deliverability,

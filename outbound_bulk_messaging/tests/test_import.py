@@ -234,7 +234,7 @@ class TestImport(OutboundCase):
 
     def test_report_pages_keep_every_row_of_a_line(self):
         rows = "".join(f"P{index},P,unused,bad{index}@,12345,,\n" for index in range(5))
-        with patch.object(outbound_account_import, "COPY_CHUNK", 3):
+        with patch.object(outbound_account_import, "REPORT_PAGE", 3):
             wizard = self._import(HEADER + rows)
         report = self._report_rows(wizard)
         self.assertEqual(len(report), 10)

@@ -23,6 +23,9 @@ _logger = logging.getLogger(__name__)
 # Rows are streamed to PostgreSQL with COPY in chunks of this size: large enough to amortise a
 # round trip, small enough that memory stays flat whatever the file size.
 COPY_CHUNK = 10_000
+# Report rows read from the work table at a time: a page is held in memory twice over, as
+# PostgreSQL's result and as Python rows.
+REPORT_PAGE = 2_000
 # Reports larger than this (bytes) are attached zipped.
 REPORT_ZIP_SIZE = 1_000_000
 # Report lines shown in the result dialog.
@@ -613,34 +616,28 @@ class OutboundAccountImport(models.TransientModel):
     def _attach_report(self):
         """Attach the report to the list: CSV, or zipped CSV when large.
 
-        The rows go from the work table to a temporary file page by page, and a large report
-        is zipped (nor indexed as text by ir.attachment): memory stays small whatever the number
-        of reported rows.
+        The rows go from the work table to a temporary file page by page; a large report is
+        zipped into another, which goes to the filestore block by block (nor is it indexed as
+        text by ir.attachment): memory stays small whatever the number of reported rows.
         """
         # "accounts.csv" gives "Import report - accounts.csv", not "… accounts.csv.csv".
         source = Path(self.filename).stem if self.filename else self.list_id.name
         name = self.env._("Import report - %s", source)
+        values = {"res_model": "outbound.list", "res_id": self.list_id.id}
+        Attachment = self.env["ir.attachment"].sudo()
         with tempfile.TemporaryFile() as buffer:
             self._write_report(buffer)
-            size = buffer.tell()
+            if buffer.tell() <= REPORT_ZIP_SIZE:
+                buffer.seek(0)
+                return Attachment.create(
+                    dict(values, name=f"{name}.csv", mimetype="text/csv", raw=buffer.read())
+                )
             buffer.seek(0)
-            if size > REPORT_ZIP_SIZE:
-                raw, name, mimetype = _zip(buffer, f"{name}.csv"), f"{name}.zip", "application/zip"
-            else:
-                raw, name, mimetype = buffer.read(), f"{name}.csv", "text/csv"
-        return (
-            self.env["ir.attachment"]
-            .sudo()
-            .create(
-                {
-                    "name": name,
-                    "raw": raw,
-                    "mimetype": mimetype,
-                    "res_model": "outbound.list",
-                    "res_id": self.list_id.id,
-                }
-            )
-        )
+            with tempfile.TemporaryFile() as archive:
+                _zip(buffer, archive, f"{name}.csv")
+                return Attachment._outbound_create_from_file(
+                    dict(values, name=f"{name}.zip", mimetype="application/zip"), archive
+                )
 
     def _write_report(self, stream):
         """Stream the reported rows, in line order, one page at a time (keyset pagination).
@@ -657,7 +654,7 @@ class OutboundAccountImport(models.TransientModel):
                 SELECT line, severity, id, reference, reason, raw FROM outbound_import_report
                  WHERE (line, severity, id) > (%s, %s, %s) ORDER BY line, severity, id LIMIT %s
                 """,
-                [*last, COPY_CHUNK],
+                [*last, REPORT_PAGE],
             )
             page = cr.fetchall()
             if not page:
@@ -771,16 +768,13 @@ def _copy_chunk(cr, rows, errors):
             )
 
 
-def _zip(stream, member_name):
-    """The bytes of a zip archive holding ``stream``'s content as ``member_name``."""
-    with tempfile.TemporaryFile() as archive:
-        with (
-            zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped,
-            zipped.open(member_name, "w") as member,
-        ):
-            shutil.copyfileobj(stream, member, 1 << 20)
-        archive.seek(0)
-        return archive.read()
+def _zip(stream, archive, member_name):
+    """Write a zip archive holding ``stream``'s content as ``member_name`` into ``archive``."""
+    with (
+        zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped,
+        zipped.open(member_name, "w") as member,
+    ):
+        shutil.copyfileobj(stream, member, 1 << 20)
 
 
 def _no_nul(text):
