@@ -19,9 +19,12 @@ anyway (a job by the transaction creating its messages, a list by its import): t
 serialises that parent's writers, which a shared row such as a user or a country cannot afford.
 """
 
+from dataclasses import KW_ONLY, dataclass
+
 from odoo.tools import SQL
 
 
+@dataclass(frozen=True)
 class StatementReference:
     """The triggers standing for the foreign key of ``table.column`` to ``parent``.
 
@@ -31,14 +34,14 @@ class StatementReference:
     :param moves: a row may change parent (checked); otherwise a change is refused
     """
 
-    def __init__(self, name, table, column, parent, *, label, row_label, moves):
-        self.name = name
-        self.table = table
-        self.column = column
-        self.parent = parent
-        self.label = label
-        self.row_label = row_label
-        self.moves = moves
+    name: str
+    table: str
+    column: str
+    parent: str
+    _: KW_ONLY
+    label: str
+    row_label: str
+    moves: bool
 
     @property
     def foreign_key(self):
